@@ -1,0 +1,289 @@
+"""Activations: the finite-network function and its kernel maps, side by side (as in
+neural-tangents' ``stax``).
+
+An :class:`Activation` knows, for every backend (``theory.backends``):
+
+* ``forward`` / ``derivative`` on float64 arrays (the finite network, ``theory.network``);
+* ``c_sigma = 1 / E_{z~N(0,1)}[σ(z)²]`` (MATH.md §1), computed, not assumed;
+* ``variance_map(B, v)``: ``Σ(x,x) = c_σ E[σ(u)²]``, ``u ~ N(0, v)``;
+* ``pair_map(B, va, vb, θ, φ)``: ``(Σ(x,x'), Σ̇(x,x'))`` for pre-activations with variances
+  ``va, vb`` and correlation ``cos θ`` (``φ = π − θ``), MATH.md §2;
+* ``output_angle(...)``: the correlation angle of the layer's output kernel.
+
+Closed forms:
+
+* ReLU and ReLU² are the arc-cosine kernels of order 1 and 2 (Cho & Saul 2009,
+  LITERATURE.md): ``E[relu(u)^n relu(v)^n] = (ab)^{n/2} J_n(θ) / (2π)``, and
+  ``σ' = n relu^{n-1}`` brings order ``n − 1``.
+* erf (Williams 1997): ``E[erf(u) erf(v)] = (2/π) asin(2c / sqrt((1+2a)(1+2b)))`` and
+  ``E[erf'(u) erf'(v)] = (4/π) / sqrt((1+2a)(1+2b) − 4c²)``, ``c = sqrt(ab) cos θ``; the
+  determinant is written ``1 + 2a + 2b + 4ab sin²θ`` to avoid cancellation.
+* Any other callable: numerical bivariate Gaussian expectation (Gauss–Hermite in
+  float64, nested ``mpmath.quad`` at high precision); symbolically an undefined function.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import mpmath
+import numpy as np
+import sympy
+
+from .backends import J_AT_ZERO, Backend, MpmathBackend, NumpyBackend, SympyBackend
+
+_GH_NODES = 64  # Gauss–Hermite nodes per dimension for float64 quadrature
+
+
+def _gh(n: int = _GH_NODES) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilists' Gauss–Hermite nodes and weights normalised to a N(0,1) expectation."""
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    return z, w / w.sum()
+
+
+class Activation:
+    """Base class. ``degree`` is the positive-homogeneity degree ``k`` (``σ(λz) = λ^k σ(z)``,
+    ``λ > 0``) when known, else ``None``."""
+
+    name: str = "activation"
+    degree: int | None = None
+
+    def forward(self, z: np.ndarray) -> np.ndarray: raise NotImplementedError
+    def derivative(self, z: np.ndarray) -> np.ndarray: raise NotImplementedError
+    def c_sigma(self, B: Backend) -> Any: raise NotImplementedError
+    def variance_map(self, B: Backend, v: Any) -> Any: raise NotImplementedError
+    def pair_map(self, B: Backend, va: Any, vb: Any, theta: Any, phi: Any) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def output_angle(self, B: Backend, va, vb, theta, phi, sigma, va_out, vb_out):
+        """Angle of the output covariance: ``cos θ' = Σ(x,x') / sqrt(Σ(x,x) Σ(x',x'))``."""
+        den = B.sqrt(va_out) * B.sqrt(vb_out)
+        if isinstance(B, NumpyBackend):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cos = np.where(den > 0, sigma / np.where(den > 0, den, 1.0), 0.0)
+        elif isinstance(B, MpmathBackend):
+            cos = np.vectorize(lambda s, d: s / d if d > 0 else B.ctx.mpf(0), otypes=[object])(sigma, den)
+        else:
+            cos = sigma / den
+        return B.angle_from_cos(cos)
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name})"
+
+
+class ArcCosine(Activation):
+    """``σ(z) = max(z, 0)^n``; ``n = 1`` ReLU, ``n = 2`` ReLU². Cho & Saul (2009)."""
+
+    def __init__(self, n: int):
+        if n not in (1, 2):
+            raise ValueError(f"arc-cosine order must be 1 or 2, got {n}")
+        self.n = n
+        self.degree = n
+        self.name = "relu" if n == 1 else "relu2"
+
+    def forward(self, z):
+        r = np.maximum(z, 0.0)
+        return r if self.n == 1 else r * r
+
+    def derivative(self, z):
+        return (z > 0).astype(np.float64) if self.n == 1 else 2.0 * np.maximum(z, 0.0)
+
+    def c_sigma(self, B):
+        # E[relu(z)^{2n}] = J_n(0)/(2π) = J_AT_ZERO[n]/2  ⇒  c_σ = 2/J_AT_ZERO[n]
+        return B.const(sympy.Rational(2, J_AT_ZERO[self.n]))
+
+    def variance_map(self, B, v):
+        # c_σ v^n J_n(0)/(2π) = v^n exactly
+        return v if self.n == 1 else v * v
+
+    def pair_map(self, B, va, vb, theta, phi):
+        n, cs = self.n, self.c_sigma(B)
+        ra, rb = B.sqrt(va), B.sqrt(vb)
+        two_pi = 2 * B.pi
+        sigma = cs * (ra * rb) ** n * B.J(n, theta, phi) / two_pi
+        sdot = cs * n * n * (ra * rb) ** (n - 1) * B.J(n - 1, theta, phi) / two_pi
+        return sigma, sdot
+
+    def output_angle(self, B, va, vb, theta, phi, sigma, va_out, vb_out):
+        # cos θ' = J_n(θ)/J_n(0) ≥ 0, independent of the variances (homogeneity)
+        j0 = J_AT_ZERO[self.n] * B.pi
+        return B.angle_from_cos(B.J(self.n, theta, phi) / j0, vers=B.Jc(self.n, theta, phi) / j0)
+
+
+class Erf(Activation):
+    """``σ = erf``; closed forms of Williams (1997)."""
+
+    name = "erf"
+    degree = None
+
+    def forward(self, z):
+        from scipy.special import erf as _erf  # scipy is optional; fall back below
+        return _erf(z)
+
+    def derivative(self, z):
+        return (2.0 / math.sqrt(math.pi)) * np.exp(-z * z)
+
+    def c_sigma(self, B):
+        # E[erf(z)²] = (2/π) asin(2/3)
+        return B.const(sympy.pi / (2 * sympy.asin(sympy.Rational(2, 3))))
+
+    def variance_map(self, B, v):
+        return self.c_sigma(B) * (2 / B.pi) * B.asin(2 * v / (1 + 2 * v))
+
+    def pair_map(self, B, va, vb, theta, phi):
+        cs = self.c_sigma(B)
+        ra, rb = B.sqrt(va), B.sqrt(vb)
+        c = ra * rb * B.cos_angle(theta, phi)
+        s = B.sin_angle(theta, phi)
+        sigma = cs * (2 / B.pi) * B.asin(2 * c / (B.sqrt(1 + 2 * va) * B.sqrt(1 + 2 * vb)))
+        det = 1 + 2 * va + 2 * vb + 4 * va * vb * s * s
+        sdot = cs * (4 / B.pi) / B.sqrt(det)
+        return sigma, sdot
+
+
+def _numeric_derivative(f: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Five-point central difference, step 1e-3 (truncation error ~ h⁴ f⁽⁵⁾/30)."""
+    h = 1e-3
+    def df(z):
+        z = np.asarray(z, dtype=np.float64)
+        return (-f(z + 2 * h) + 8 * f(z + h) - 8 * f(z - h) + f(z - 2 * h)) / (12 * h)
+    return df
+
+
+class Quadrature(Activation):
+    """Any callable ``σ``: Gaussian expectations by quadrature.
+
+    float64: a tensor Gauss–Hermite rule with ``nodes²`` points (exact for polynomial
+    integrands of degree < 2·nodes; accurate to ~1e-13 for smooth σ such as tanh, sin).
+    mpmath: nested ``mpmath.quad`` on ``(−∞, ∞)²`` at the backend precision; ``σ`` must
+    then accept mpmath numbers (give ``mp_fn``/``mp_derivative`` otherwise).
+    sympy: undefined functions ``Σ_name(va, vb, c)``, ``Σ̇_name(va, vb, c)``.
+    """
+
+    def __init__(self, fn: Callable, derivative: Callable | None = None, name: str | None = None,
+                 mp_fn: Callable | None = None, mp_derivative: Callable | None = None,
+                 degree: int | None = None, nodes: int = _GH_NODES):
+        if not callable(fn):
+            raise TypeError(f"activation must be callable, got {type(fn).__name__}")
+        if derivative is not None and not callable(derivative):
+            raise TypeError("activation_derivative must be callable")
+        self.fn = fn
+        self.dfn = derivative if derivative is not None else _numeric_derivative(fn)
+        self.mp_fn = mp_fn or fn
+        self.mp_dfn = mp_derivative or derivative
+        self.name = name or getattr(fn, "__name__", "callable")
+        self.degree = degree
+        self.nodes = nodes
+        z = np.linspace(-3, 3, 7)
+        out = np.asarray(self.fn(z), dtype=np.float64)
+        if out.shape != z.shape or not np.all(np.isfinite(out)):
+            raise ValueError(f"activation {self.name!r} must map float64 arrays elementwise to "
+                             f"finite values")
+        self._cs_float = None
+
+    def forward(self, z):
+        return np.asarray(self.fn(z), dtype=np.float64)
+
+    def derivative(self, z):
+        return np.asarray(self.dfn(z), dtype=np.float64)
+
+    # -- expectations ----------------------------------------------------------------
+    def _np_pair(self, f, g, va, vb, theta, phi):
+        z, w = _gh(self.nodes)
+        va, vb, theta, phi = np.broadcast_arrays(*(np.asarray(t, dtype=np.float64)
+                                                   for t in (va, vb, theta, phi)))
+        shape = va.shape
+        ra, rb = np.sqrt(va).ravel(), np.sqrt(vb).ravel()
+        c = np.where(theta < np.pi / 2, np.cos(theta), -np.cos(phi)).ravel()
+        s = np.where(theta < np.pi / 2, np.sin(theta), np.sin(phi)).ravel()
+        out = np.empty(ra.size)
+        chunk = max(1, 2_000_000 // (z.size * z.size))
+        for i in range(0, ra.size, chunk):
+            sl = slice(i, i + chunk)
+            u = ra[sl, None, None] * z[None, :, None]
+            v = rb[sl, None, None] * (c[sl, None, None] * z[None, :, None] + s[sl, None, None] * z[None, None, :])
+            vals = f(np.broadcast_to(u, v.shape)) * g(v)
+            out[sl] = np.einsum("pij,i,j->p", vals, w, w)
+        return out.reshape(shape)
+
+    def _mp_expect(self, B: MpmathBackend, f, g, va, vb, theta, phi):
+        ctx = B.ctx
+        def one(a, b, t, ph):
+            ra, rb = ctx.sqrt(a), ctx.sqrt(b)
+            c = ctx.cos(t) if t < ctx.pi / 2 else -ctx.cos(ph)
+            s = ctx.sin(t) if t < ctx.pi / 2 else ctx.sin(ph)
+            dens = lambda x: ctx.exp(-x * x / 2) / ctx.sqrt(2 * ctx.pi)
+            inner = lambda z1: dens(z1) * f(ra * z1) * ctx.quad(
+                lambda z2: dens(z2) * g(rb * (c * z1 + s * z2)), [-ctx.inf, 0, ctx.inf])
+            return ctx.quad(inner, [-ctx.inf, 0, ctx.inf])
+        return np.vectorize(one, otypes=[object])(va, vb, theta, phi)
+
+    def c_sigma(self, B):
+        if isinstance(B, NumpyBackend):
+            if self._cs_float is None:
+                z, w = _gh(200)
+                self._cs_float = 1.0 / float(np.sum(w * self.forward(z) ** 2))
+            return self._cs_float
+        if isinstance(B, MpmathBackend):
+            ctx = B.ctx
+            e = ctx.quad(lambda x: ctx.exp(-x * x / 2) * self.mp_fn(x) ** 2, [-ctx.inf, 0, ctx.inf])
+            return ctx.sqrt(2 * ctx.pi) / e
+        return sympy.Symbol(f"c_{self.name}", positive=True)
+
+    def variance_map(self, B, v):
+        if isinstance(B, SympyBackend):
+            return sympy.Function(f"Sigma_{self.name}")(v, v, v)
+        return self._pair(B, v, v, 0 * v if not isinstance(v, np.ndarray) else np.zeros_like(v),
+                          None)[0]
+
+    def _pair(self, B, va, vb, theta, phi):
+        cs = self.c_sigma(B)
+        if phi is None:
+            phi = B.pi - theta
+        if isinstance(B, NumpyBackend):
+            return (cs * self._np_pair(self.forward, self.forward, va, vb, theta, phi),
+                    cs * self._np_pair(self.derivative, self.derivative, va, vb, theta, phi))
+        if isinstance(B, MpmathBackend):
+            if self.mp_dfn is None:
+                dfn = lambda x: B.ctx.diff(self.mp_fn, x)
+            else:
+                dfn = self.mp_dfn
+            return (cs * self._mp_expect(B, self.mp_fn, self.mp_fn, va, vb, theta, phi),
+                    cs * self._mp_expect(B, dfn, dfn, va, vb, theta, phi))
+        raise TypeError(f"unsupported backend {B!r}")
+
+    def pair_map(self, B, va, vb, theta, phi):
+        if isinstance(B, SympyBackend):
+            c = B.sqrt(va) * B.sqrt(vb) * B.cos(theta)
+            return (sympy.Function(f"Sigma_{self.name}")(va, vb, c),
+                    sympy.Function(f"SigmaDot_{self.name}")(va, vb, c))
+        return self._pair(B, va, vb, theta, phi)
+
+
+_NAMED: dict[str, Callable[[], Activation]] = {
+    "relu": lambda: ArcCosine(1),
+    "relu2": lambda: ArcCosine(2),
+    "erf": Erf,
+    "tanh": lambda: Quadrature(np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, name="tanh",
+                               mp_fn=mpmath.tanh, mp_derivative=lambda x: mpmath.sech(x) ** 2),
+}
+ACTIVATION_NAMES = tuple(_NAMED)
+_CACHE: dict[str, Activation] = {}
+
+
+def get_activation(spec: Any, derivative: Callable | None = None) -> Activation:
+    """Resolve ``"relu" | "erf" | "relu2" | "tanh" | Activation | callable``."""
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, str):
+        if spec not in _NAMED:
+            raise ValueError(f"activation must be one of {ACTIVATION_NAMES} or a callable, "
+                             f"got {spec!r}")
+        if spec not in _CACHE:
+            _CACHE[spec] = _NAMED[spec]()
+        return _CACHE[spec]
+    if callable(spec):
+        return Quadrature(spec, derivative)
+    raise TypeError(f"activation must be one of {ACTIVATION_NAMES}, an Activation or a callable, "
+                    f"got {type(spec).__name__}")

@@ -1,0 +1,384 @@
+"""Three interchangeable number systems for the one recursion (DESIGN.md).
+
+The recursion (``theory.recursion``) and the kernel maps (``theory.activations``) are
+written once against the small namespace defined here:
+
+* :data:`NUMPY`  – float64 arrays, vectorised over all input pairs;
+* :func:`mpmath_backend` – ``mpmath.mpf`` at a chosen number of digits (numpy object arrays);
+* :data:`SYMPY`  – exact sympy expressions (``p`` may be a Symbol).
+
+Besides elementary functions, a backend supplies the arc-cosine angular functions
+``J_n(θ)`` of Cho & Saul (2009) and their complements ``J_n(0) - J_n(θ)``. These are where
+float64 loses accuracy by cancellation near ``ρ = ±1`` (e.g. ``J_1(π - φ) ≈ φ³/3``), so the
+float64 backend evaluates them through series; the angle is always carried as the pair
+``(θ, φ = π - θ)`` so that both ends keep full relative accuracy.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import mpmath
+import numpy as np
+import sympy
+
+# J_n(0) for the arc-cosine orders we implement (Cho & Saul 2009): π, π, 3π.
+J_AT_ZERO = {0: 1, 1: 1, 2: 3}  # in units of π
+
+
+def _series_g1(phi: np.ndarray) -> np.ndarray:
+    """``sin φ − φ cos φ = Σ_{k≥1} (−1)^{k+1} 2k φ^{2k+1}/(2k+1)!`` (no cancellation)."""
+    out = np.zeros_like(phi)
+    x2 = phi * phi
+    term = phi.copy()  # φ^{2k+1}/(2k+1)! built incrementally
+    for k in range(1, 14):
+        term = term * x2 / ((2 * k) * (2 * k + 1))
+        out = out + ((-1) ** (k + 1)) * (2 * k) * term
+    return out
+
+
+def _series_h2(phi: np.ndarray) -> np.ndarray:
+    """``φ(1+2cos²φ) − 3 sin φ cos φ = Σ_{k≥2} (−1)^k (k−1) t^{2k+1}/(2k+1)!``, ``t = 2φ``."""
+    t = 2.0 * phi
+    out = np.zeros_like(phi)
+    t2 = t * t
+    term = t.copy()
+    for k in range(1, 18):
+        term = term * t2 / ((2 * k) * (2 * k + 1))
+        if k >= 2:
+            out = out + ((-1) ** k) * (k - 1) * term
+    return out
+
+
+class Backend:
+    """Interface. Subclasses implement elementary functions on their number type."""
+
+    name = "abstract"
+    exact = False
+
+    # --- numbers -------------------------------------------------------------------
+    pi: Any
+    def asarray(self, x: Any) -> Any: raise NotImplementedError
+    def const(self, x: Any) -> Any: raise NotImplementedError
+
+    # --- elementwise functions -------------------------------------------------------
+    def sqrt(self, x): raise NotImplementedError
+    def sin(self, x): raise NotImplementedError
+    def cos(self, x): raise NotImplementedError
+    def acos(self, x): raise NotImplementedError
+    def asin(self, x): raise NotImplementedError
+    def atan2(self, y, x): raise NotImplementedError
+    def where(self, cond, a, b): return np.where(cond, a, b)
+
+    def cos_angle(self, theta, phi):
+        """``cos θ``, from ``φ = π − θ`` where that is the accurate one."""
+        return self.where(theta < self.pi / 2, self.cos(theta), -self.cos(phi))
+
+    def sin_angle(self, theta, phi):
+        return self.where(theta < self.pi / 2, self.sin(theta), self.sin(phi))
+
+    # --- arc-cosine angular functions ----------------------------------------------
+    def J(self, n: int, theta, phi):
+        """Cho & Saul's ``J_n(θ)`` for ``n ∈ {0,1,2}``, with ``φ = π − θ`` supplied."""
+        raise NotImplementedError
+
+    def Jc(self, n: int, theta, phi):
+        """``J_n(0) − J_n(θ)``, accurate for small ``θ``."""
+        raise NotImplementedError
+
+    def angle_from_cos(self, cos, vers=None, covers=None):
+        """``(θ, π − θ)`` from ``cos θ``; ``vers = 1 − cos θ`` and ``covers = 1 + cos θ``,
+        when given, are used for accuracy near the ends."""
+        raise NotImplementedError
+
+    def bind(self, expr: Any, name: str) -> Any:
+        """Name an intermediate (sympy: a fresh symbol recorded in ``definitions``)."""
+        return expr
+
+    def check_finite(self, x: Any, what: str) -> Any:
+        return x
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    pi = np.pi
+
+    def asarray(self, x):
+        return np.asarray(x, dtype=np.float64)
+
+    def const(self, x):
+        return float(x)
+
+    sqrt = staticmethod(np.sqrt)
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
+    atan2 = staticmethod(np.arctan2)
+
+    @staticmethod
+    def acos(x):
+        return np.arccos(np.clip(x, -1.0, 1.0))
+
+    @staticmethod
+    def asin(x):
+        return np.arcsin(np.clip(x, -1.0, 1.0))
+
+    def J(self, n, theta, phi):
+        theta = np.asarray(theta, dtype=np.float64)
+        phi = np.asarray(phi, dtype=np.float64)
+        if n == 0:
+            return phi.copy()
+        near_pi = theta >= np.pi / 2  # use the supplement there: it is the accurate one
+        if n == 1:
+            direct = np.sin(theta) + phi * np.cos(theta)
+            small = np.where(phi < 1.0, _series_g1(phi),
+                             np.sin(phi) - phi * np.cos(phi))
+            return np.where(near_pi, small, direct)
+        if n == 2:
+            s, c = np.sin(theta), np.cos(theta)
+            direct = 3 * s * c + phi * (1 + 2 * c * c)
+            sp, cp = np.sin(phi), np.cos(phi)
+            small = np.where(phi < 1.0, _series_h2(phi), phi * (1 + 2 * cp * cp) - 3 * sp * cp)
+            return np.where(near_pi, small, direct)
+        raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+
+    def Jc(self, n, theta, phi):
+        theta = np.asarray(theta, dtype=np.float64)
+        if n == 0:
+            return theta.copy()
+        if n == 1:  # π − J_1 = 2π sin²(θ/2) − (sin θ − θ cos θ)
+            g = np.where(theta < 1.0, _series_g1(theta), np.sin(theta) - theta * np.cos(theta))
+            return 2 * np.pi * np.sin(theta / 2) ** 2 - g
+        if n == 2:  # 3π − J_2 = 2π sin²θ + (θ(1+2cos²θ) − 3 sin θ cos θ)
+            s, c = np.sin(theta), np.cos(theta)
+            h = np.where(theta < 1.0, _series_h2(theta), theta * (1 + 2 * c * c) - 3 * s * c)
+            return 2 * np.pi * s * s + h
+        raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+
+    def angle_from_cos(self, cos, vers=None, covers=None):
+        cos = np.clip(np.asarray(cos, dtype=np.float64), -1.0, 1.0)
+        theta = np.arccos(cos)
+        if vers is not None:  # θ = 2 asin(sqrt(vers/2)) is accurate for small θ
+            v = np.clip(np.asarray(vers, dtype=np.float64), 0.0, 2.0)
+            theta = np.where(cos > 0, 2 * np.arcsin(np.sqrt(v / 2)), theta)
+        phi = np.pi - theta
+        if covers is not None:
+            cv = np.clip(np.asarray(covers, dtype=np.float64), 0.0, 2.0)
+            phi = np.where(cos < 0, 2 * np.arcsin(np.sqrt(cv / 2)), phi)
+            theta = np.where(cos < 0, np.pi - phi, theta)
+        return theta, phi
+
+    def check_finite(self, x, what):
+        x = np.asarray(x)
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError(
+                f"{what} left the float64 range (overflow or NaN); evaluate with the mpmath "
+                f"backend (theory.limit_ntk(..., backend='mpmath')) for this configuration")
+        return x
+
+
+class MpmathBackend(Backend):
+    """mpmath numbers in numpy object arrays; precision ``dps`` decimal digits.
+
+    Cancellation in ``J_n`` near the ends is absorbed by evaluating the direct formulas
+    with extra guard digits (adaptive to the size of θ or φ).
+    """
+
+    name = "mpmath"
+
+    def __init__(self, dps: int = 50):
+        if not isinstance(dps, int) or dps < 15:
+            raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
+        self.dps = dps
+        self.ctx = mpmath.MPContext()
+        self.ctx.dps = dps
+        self.pi = self.ctx.pi
+        ctx = self.ctx
+        self._v = {
+            "sqrt": np.vectorize(lambda x: ctx.sqrt(x) if x > 0 else ctx.mpf(0), otypes=[object]),
+            "sin": np.vectorize(ctx.sin, otypes=[object]),
+            "cos": np.vectorize(ctx.cos, otypes=[object]),
+            "acos": np.vectorize(lambda x: ctx.acos(min(max(x, -1), 1)), otypes=[object]),
+            "asin": np.vectorize(lambda x: ctx.asin(min(max(x, -1), 1)), otypes=[object]),
+            "atan2": np.vectorize(ctx.atan2, otypes=[object]),
+        }
+
+    def asarray(self, x):
+        a = np.asarray(x)
+        if a.dtype == object:
+            return np.vectorize(self.ctx.mpf, otypes=[object])(a) if a.ndim else self.ctx.mpf(a.item())
+        return np.vectorize(lambda t: self.ctx.mpf(float(t)), otypes=[object])(a) if a.ndim \
+            else self.ctx.mpf(float(a))
+
+    def const(self, x):
+        if isinstance(x, sympy.Basic):
+            return self.ctx.mpf(sympy.N(x, self.dps + 10))
+        if isinstance(x, int):
+            return self.ctx.mpf(x)
+        return self.ctx.mpf(x)
+
+    def sqrt(self, x): return self._v["sqrt"](x)
+    def sin(self, x): return self._v["sin"](x)
+    def cos(self, x): return self._v["cos"](x)
+    def acos(self, x): return self._v["acos"](x)
+    def asin(self, x): return self._v["asin"](x)
+    def atan2(self, y, x): return self._v["atan2"](y, x)
+
+    def _guarded(self, f: Callable, *args):
+        """Evaluate ``f`` with guard digits growing with ``log10(1/min(args))``."""
+        ctx = self.ctx
+        small = min((abs(a) for a in args if a != 0), default=ctx.mpf(1))
+        extra = 10 + int(5 * max(0.0, -float(ctx.log10(small)))) if small < 1 else 10
+        with ctx.extradps(extra):
+            r = f(*args)
+        return +r
+
+    def J(self, n, theta, phi):
+        ctx = self.ctx
+        def j(t, f):
+            if n == 0:
+                return f
+            if n == 1:
+                return self._guarded(lambda t, f: ctx.sin(t) + f * ctx.cos(t), t, f) \
+                    if t < ctx.pi / 2 else self._guarded(lambda f: ctx.sin(f) - f * ctx.cos(f), f)
+            if n == 2:
+                if t < ctx.pi / 2:
+                    return self._guarded(lambda t, f: 3 * ctx.sin(t) * ctx.cos(t)
+                                         + f * (1 + 2 * ctx.cos(t) ** 2), t, f)
+                return self._guarded(lambda f: f * (1 + 2 * ctx.cos(f) ** 2)
+                                     - 3 * ctx.sin(f) * ctx.cos(f), f)
+            raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+        return np.vectorize(j, otypes=[object])(theta, phi)
+
+    def Jc(self, n, theta, phi):
+        ctx = self.ctx
+        def jc(t):
+            if n == 0:
+                return t
+            if n == 1:
+                return self._guarded(lambda t: 2 * ctx.pi * ctx.sin(t / 2) ** 2
+                                     - (ctx.sin(t) - t * ctx.cos(t)), t)
+            if n == 2:
+                return self._guarded(lambda t: 2 * ctx.pi * ctx.sin(t) ** 2
+                                     + t * (1 + 2 * ctx.cos(t) ** 2)
+                                     - 3 * ctx.sin(t) * ctx.cos(t), t)
+            raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+        return np.vectorize(jc, otypes=[object])(theta)
+
+    def angle_from_cos(self, cos, vers=None, covers=None):
+        ctx = self.ctx
+        def ang(c, v, cv):
+            c = min(max(c, -1), 1)
+            if v is not None and c > 0:
+                t = 2 * ctx.asin(ctx.sqrt(max(v, 0) / 2))
+                return t, ctx.pi - t
+            if cv is not None and c < 0:
+                f = 2 * ctx.asin(ctx.sqrt(max(cv, 0) / 2))
+                return ctx.pi - f, f
+            t = ctx.acos(c)
+            return t, ctx.pi - t
+        vv = vers if vers is not None else np.full(np.shape(cos), None, dtype=object)
+        cc = covers if covers is not None else np.full(np.shape(cos), None, dtype=object)
+        f = np.vectorize(ang, otypes=[object, object])
+        return f(cos, vv, cc)
+
+
+class SympyBackend(Backend):
+    """Exact sympy expressions. ``bind`` names intermediates (one symbol per distinct
+    expression) so that depth-``L`` expressions stay linear in size; the definitions are
+    kept in ``self.definitions`` in evaluation order."""
+
+    name = "sympy"
+    exact = True
+
+    def __init__(self, prefix: str = "r"):
+        self.pi = sympy.pi
+        self.prefix = prefix
+        self.definitions: list[tuple[sympy.Symbol, sympy.Expr]] = []
+        self._memo: dict[sympy.Expr, sympy.Symbol] = {}
+
+    def asarray(self, x):
+        a = np.asarray(x, dtype=object)
+        if a.ndim == 0:
+            return sympy.sympify(a.item())
+        return np.vectorize(lambda t: sympy.nsimplify(t) if isinstance(t, float) else sympy.sympify(t),
+                            otypes=[object])(a)
+
+    def const(self, x):
+        return sympy.nsimplify(x) if isinstance(x, float) else sympy.sympify(x)
+
+    def _map(self, f, *xs):
+        if any(isinstance(x, np.ndarray) for x in xs):
+            return np.vectorize(f, otypes=[object])(*xs)
+        return f(*xs)
+
+    def sqrt(self, x): return self._map(sympy.sqrt, x)
+    def sin(self, x): return self._map(sympy.sin, x)
+    def cos(self, x): return self._map(sympy.cos, x)
+    def acos(self, x): return self._map(sympy.acos, x)
+    def asin(self, x): return self._map(sympy.asin, x)
+    def atan2(self, y, x): return self._map(sympy.atan2, y, x)
+
+    def where(self, cond, a, b):
+        raise NotImplementedError("the sympy backend evaluates no branches")
+
+    def cos_angle(self, theta, phi):
+        return self.cos(theta)
+
+    def sin_angle(self, theta, phi):
+        return self.sin(theta)
+
+    def J(self, n, theta, phi):
+        def j(t, f):
+            if n == 0:
+                return f
+            if n == 1:
+                return sympy.sin(t) + f * sympy.cos(t)
+            if n == 2:
+                return 3 * sympy.sin(t) * sympy.cos(t) + f * (1 + 2 * sympy.cos(t) ** 2)
+            raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+        return self._map(j, theta, phi)
+
+    def Jc(self, n, theta, phi):
+        return self._map(lambda t, f: J_AT_ZERO[n] * sympy.pi - self.J(n, t, f), theta, phi)
+
+    def angle_from_cos(self, cos, vers=None, covers=None):
+        theta = self.acos(cos)
+        return theta, self._map(lambda t: sympy.pi - t, theta)
+
+    def bind(self, expr, name):
+        if isinstance(expr, np.ndarray):
+            return np.vectorize(lambda e: self.bind(e, name), otypes=[object])(expr)
+        expr = sympy.sympify(expr)
+        if expr.is_Atom or expr.is_number and len(expr.atoms(sympy.Symbol)) == 0 and expr.count_ops() < 3:
+            return expr
+        if expr in self._memo:
+            return self._memo[expr]
+        sym = sympy.Symbol(f"{name}_{len(self.definitions) + 1}", real=True)
+        self._memo[expr] = sym
+        self.definitions.append((sym, expr))
+        return sym
+
+    def expand(self, expr):
+        """Substitute every bound intermediate back (innermost last)."""
+        for sym, definition in reversed(self.definitions):
+            expr = expr.xreplace({sym: definition}) if isinstance(expr, sympy.Basic) else expr
+        return expr
+
+
+NUMPY = NumpyBackend()
+
+
+def mpmath_backend(dps: int = 50) -> MpmathBackend:
+    return MpmathBackend(dps)
+
+
+def get_backend(backend: Any, dps: int = 50) -> Backend:
+    if isinstance(backend, Backend):
+        return backend
+    if backend in ("numpy", "float64", None):
+        return NUMPY
+    if backend == "mpmath":
+        return MpmathBackend(dps)
+    if backend == "sympy":
+        return SympyBackend()
+    raise ValueError(f"backend must be 'numpy', 'mpmath' or 'sympy', got {backend!r}")
