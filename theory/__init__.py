@@ -1,3 +1,28 @@
-"""Symbolic, high-precision and Monte Carlo verifier for the NTK of randomly pruned MLPs."""
+"""Symbolic, high-precision and Monte Carlo verifier for the NTK of randomly pruned MLPs
+(Yang & Wang, AISTATS 2023). See README.md and MATH.md for conventions.
+
+Public API (stable)::
+
+    arch = theory.Architecture(depth=3, activation="relu", p=0.5, rescale=False,
+                               pruned="all", model="mask")
+    theory.limit_ntk(arch, X, input_layer="exact")    # (n, n) float64
+    theory.limit_nngp(arch, X, input_layer="exact")
+    theory.empirical_ntk(arch, X, width=1024, seed=0)
+    theory.scaling_factor(arch)                       # sympy.Expr or None
+"""
 from .architecture import Architecture
-from .activations import Activation, get_activation
+from .activations import Activation, get_activation, ACTIVATION_NAMES
+from .backends import NUMPY, SympyBackend, mpmath_backend
+from .limits import limit_kernels, limit_ntk, limit_nngp
+from .scaling import derive_scaling_factor, scaling_factor, symbolic_ntk
+
+try:  # the finite network lives beside the kernel maps (theory.network)
+    from .network import empirical_ntk, empirical_nngp, sample_kernels
+except ImportError:  # pragma: no cover - during bootstrap only
+    pass
+
+__all__ = [
+    "Architecture", "Activation", "get_activation", "ACTIVATION_NAMES",
+    "limit_ntk", "limit_nngp", "limit_kernels", "empirical_ntk", "empirical_nngp",
+    "sample_kernels", "scaling_factor", "derive_scaling_factor", "symbolic_ntk",
+]

@@ -59,14 +59,20 @@ class Activation:
     def output_angle(self, B: Backend, va, vb, theta, phi, sigma, va_out, vb_out):
         """Angle of the output covariance: ``cos θ' = Σ(x,x') / sqrt(Σ(x,x) Σ(x',x'))``."""
         den = B.sqrt(va_out) * B.sqrt(vb_out)
+        if isinstance(B, SympyBackend):
+            return B.angle_from_cos(sigma / den)
+        # Identical pre-activation laws (θ = 0, va = vb) give identical outputs: ρ' = 1
+        # exactly. Rounding it to 1 − ulp would be amplified by a chaotic correlation map.
+        same = (np.asarray(theta == 0)) & np.asarray(va == vb)
         if isinstance(B, NumpyBackend):
             with np.errstate(invalid="ignore", divide="ignore"):
                 cos = np.where(den > 0, sigma / np.where(den > 0, den, 1.0), 0.0)
-        elif isinstance(B, MpmathBackend):
-            cos = np.vectorize(lambda s, d: s / d if d > 0 else B.ctx.mpf(0), otypes=[object])(sigma, den)
         else:
-            cos = sigma / den
-        return B.angle_from_cos(cos)
+            cos = np.vectorize(lambda s, d: s / d if d > 0 else B.ctx.mpf(0), otypes=[object])(sigma, den)
+        theta_out, phi_out = B.angle_from_cos(cos)
+        theta_out = np.where(same, 0 * B.pi, theta_out)
+        phi_out = np.where(same, B.pi, phi_out)
+        return theta_out, phi_out
 
     def __repr__(self) -> str:
         return f"Activation({self.name})"

@@ -349,7 +349,9 @@ class SympyBackend(Backend):
         if isinstance(expr, np.ndarray):
             return np.vectorize(lambda e: self.bind(e, name), otypes=[object])(expr)
         expr = sympy.sympify(expr)
-        if expr.is_Atom or expr.is_number and len(expr.atoms(sympy.Symbol)) == 0 and expr.count_ops() < 3:
+        # only transcendental intermediates are named; products of norms and s_h stay
+        # explicit so that the pruned/dense ratio can cancel them
+        if not expr.atoms(sympy.Function):
             return expr
         if expr in self._memo:
             return self._memo[expr]
