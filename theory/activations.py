@@ -19,7 +19,7 @@ Closed forms:
   ``E[erf'(u) erf'(v)] = (4/π) / sqrt((1+2a)(1+2b) − 4c²)``, ``c = sqrt(ab) cos θ``; the
   determinant is written ``1 + 2a + 2b + 4ab sin²θ`` to avoid cancellation.
 * Any other callable: numerical bivariate Gaussian expectation (Gauss–Hermite in
-  float64, nested ``mpmath.quad`` at high precision); symbolically an undefined function.
+  float64 and, with more nodes, in mpmath); symbolically an undefined function.
 """
 from __future__ import annotations
 
@@ -143,9 +143,24 @@ class Erf(Activation):
         c = ra * rb * B.cos_angle(theta, phi)
         s = B.sin_angle(theta, phi)
         sigma = cs * (2 / B.pi) * B.asin(2 * c / (B.sqrt(1 + 2 * va) * B.sqrt(1 + 2 * vb)))
-        det = 1 + 2 * va + 2 * vb + 4 * va * vb * s * s
+        rs = ra * rb * s  # grouped so that huge variances with s = 0 give 0, not inf·0
+        det = 1 + 2 * va + 2 * vb + 4 * rs * rs
         sdot = cs * (4 / B.pi) / B.sqrt(det)
         return sigma, sdot
+
+
+MP_NODES = 96  # mpmath Gauss–Hermite nodes per dimension
+_MP_GH_CACHE: dict = {}
+
+
+def _mp_gh(ctx, n: int):
+    """Nodes/weights of a N(0,1) expectation at ``ctx``'s precision (cached)."""
+    key = (n, ctx.prec)
+    if key not in _MP_GH_CACHE:
+        X, W = ctx.gauss_quadrature(n, "hermite")  # weight e^{-x²}
+        r2, rpi = ctx.sqrt(2), ctx.sqrt(ctx.pi)
+        _MP_GH_CACHE[key] = ([r2 * x for x in X], [wi / rpi for wi in W])
+    return _MP_GH_CACHE[key]
 
 
 def _numeric_derivative(f: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -162,7 +177,7 @@ class Quadrature(Activation):
 
     float64: a tensor Gauss–Hermite rule with ``nodes²`` points (exact for polynomial
     integrands of degree < 2·nodes; accurate to ~1e-13 for smooth σ such as tanh, sin).
-    mpmath: nested ``mpmath.quad`` on ``(−∞, ∞)²`` at the backend precision; ``σ`` must
+    mpmath: a 96×96 Gauss–Hermite rule computed at the backend precision; ``σ`` must
     then accept mpmath numbers (give ``mp_fn``/``mp_derivative`` otherwise).
     sympy: undefined functions ``Σ_name(va, vb, c)``, ``Σ̇_name(va, vb, c)``.
     """
@@ -214,15 +229,17 @@ class Quadrature(Activation):
         return out.reshape(shape)
 
     def _mp_expect(self, B: MpmathBackend, f, g, va, vb, theta, phi):
+        """Tensor Gauss–Hermite at the backend precision with ``MP_NODES`` nodes per
+        dimension (more than float64's rule, nodes computed independently in mpmath)."""
         ctx = B.ctx
+        x, w = _mp_gh(ctx, MP_NODES)
         def one(a, b, t, ph):
             ra, rb = ctx.sqrt(a), ctx.sqrt(b)
             c = ctx.cos(t) if t < ctx.pi / 2 else -ctx.cos(ph)
             s = ctx.sin(t) if t < ctx.pi / 2 else ctx.sin(ph)
-            dens = lambda x: ctx.exp(-x * x / 2) / ctx.sqrt(2 * ctx.pi)
-            inner = lambda z1: dens(z1) * f(ra * z1) * ctx.quad(
-                lambda z2: dens(z2) * g(rb * (c * z1 + s * z2)), [-ctx.inf, 0, ctx.inf])
-            return ctx.quad(inner, [-ctx.inf, 0, ctx.inf])
+            fu = [wi * f(ra * xi) for xi, wi in zip(x, w)]
+            return ctx.fsum(fu[i] * ctx.fsum(wj * g(rb * (c * x[i] + s * xj)) for xj, wj in zip(x, w))
+                            for i in range(len(x)))
         return np.vectorize(one, otypes=[object])(va, vb, theta, phi)
 
     def c_sigma(self, B):

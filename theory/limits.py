@@ -46,6 +46,9 @@ def limit_kernels(arch: Architecture, X: Any, *, input_layer: str = "exact",
     if input_layer not in INPUT_LAYER_MODES:
         raise ValueError(f"input_layer must be one of {INPUT_LAYER_MODES}, got {input_layer!r}")
     B = get_backend(backend, dps)
+    if arch.is_symbolic and B.name != "sympy":
+        raise ValueError("p is symbolic: substitute numbers for p (e.g. arch.with_(p=0.5)) or use "
+                         "theory.symbolic_ntk for expressions")
     A = validate_inputs(X)
     v, theta, phi = input_state(B, A)
     first = None
