@@ -6,7 +6,9 @@ Nothing here types the answer in. The pruned and the dense recursions
 factor* exactly when the cancelled ratio is free of the inputs and of every bound
 intermediate (layer angles, transcendental variances). For ReLU with every one of the
 ``L+1`` matrices hard-masked at the same ``p`` this yields ``(1-p)^(L+1)`` (MATH.md §3);
-the variance model yields one power fewer; for erf/tanh without rescaling the ratio keeps
+the variance model yields one power fewer when every matrix is pruned at the same ``p``
+(with non-uniform pruning it has no scalar factor: layer h's term carries
+``Π_{k≠h} s_k``); for erf/tanh without rescaling the ratio keeps
 the inputs, so no scalar factor exists.
 
 The derivation uses the wide-input recursion (MATH.md §3). With a hard-masked input
@@ -78,7 +80,7 @@ def derive_scaling_factor(arch: Architecture) -> ScalingDerivation:
     bound_syms = {s for s, _ in B.definitions}
     depends = ratio.free_symbols & ({NORM_X, NORM_Y, THETA} | bound_syms)
     undefined = ratio.atoms(sympy.core.function.AppliedUndef)
-    ratio_out = sympy.simplify(ratio.xreplace(back))
+    ratio_out = ratio.xreplace(back)  # no simplify: a non-cancelling ratio can be huge
     if depends or undefined:
         kind = ("homogeneous of degree %d" % arch.act.degree) if arch.act.degree else "not known to be homogeneous"
         return ScalingDerivation(
