@@ -1,0 +1,154 @@
+"""Independent reference kernels, written here from MATH.md §2–3 without the engine.
+
+``ntk_variance_recursion(act, X, L, s, G)`` is the NTK of a *dense* network (Arora et al.
+convention, MATH.md §1) whose matrix ``h`` (0-based) is ``sqrt(s_h) · Z_h`` with ``Z_h`` iid
+N(0,1); ``G_h`` is the factor the gradient of matrix ``h`` carries:
+
+* ``G_h = s_h``: NTK parametrisation, the trainable parameter is ``Z_h`` (the hard-mask
+  model's limit, MATH.md §3: a kept weight's gradient carries the same ``s_h``);
+* ``G_h = 1``: the trainable parameter is the weight itself (the variance model).
+
+ReLU uses the arc-cosine closed forms (Cho & Saul 2009); any other activation a 2-D
+trapezoid rule on a uniform grid of the standard normal coordinates (``z ∈ [-9, 9]``,
+``GRID`` points per axis) after a Cholesky factorisation of each pair's covariance. For a
+Gaussian-weighted integrand analytic in a strip of half-width ``w`` the trapezoid error is
+``~exp(-2π w / h)``: tanh' = sech² has poles at distance ``π/(2√v)``, so with ``h = 0.03``
+the error is below 1e-25 for every variance ``v ≤ 25`` used here (truncation: ``e^{-40}``).
+(Gauss–Hermite with a fixed 64 nodes — the engine's float64 quadrature — is *not*
+accurate for tanh at variances above ~1; see ``ENGINE_TANH_NOTE``.)
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+GRID = 601
+ENGINE_TANH_NOTE = (
+    "engine defect (theory/activations.py, Quadrature float64 = 64-node Gauss-Hermite): "
+    "the tanh kernel maps lose accuracy as the pre-activation variance grows: depth-1 "
+    "NTK Θ(x,x) relative error 1.1e-7 at |x| = 1, 2.1e-3 at |x| = 2, 4.4e-2 at |x| = 3 "
+    "(checked against scipy.integrate.quad and the engine's own mpmath backend); checks "
+    "use checks._reference.AccurateTanh (same recursion, trapezoid kernel map) for tanh")
+
+
+def _grid():
+    z = np.linspace(-9.0, 9.0, GRID)
+    w = np.exp(-0.5 * z * z)
+    return z, w / w.sum()
+
+
+def gauss_pair(f: Callable, g: Callable, a: float, b: float, c: float) -> float:
+    """E[f(u) g(v)], (u, v) ~ N(0, [[a, c], [c, b]]), by the trapezoid rule (docstring)."""
+    z, w = _grid()
+    ra = math.sqrt(max(a, 0.0))
+    if ra > 0:
+        l21 = c / ra
+        l22 = math.sqrt(max(b - l21 * l21, 0.0))
+    else:
+        l21, l22 = 0.0, math.sqrt(max(b, 0.0))
+    fu = f(ra * z)
+    if l22 == 0.0:  # v is a multiple of the same normal coordinate
+        return float(np.sum(w * fu * g(l21 * z)))
+    v = l21 * z[:, None] + l22 * z[None, :]
+    return float(w @ ((fu[:, None] * g(v)) @ w))
+
+
+def _pair_expect(f: Callable, g: Callable, K: np.ndarray, nodes: int = 0) -> np.ndarray:
+    """E[f(u) g(v)], (u, v) ~ N(0, [[K_ii, K_ij], [K_ij, K_jj]]) for every pair (i, j)."""
+    n = K.shape[0]
+    out = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            out[i, j] = out[j, i] = gauss_pair(f, g, K[i, i], K[j, j], K[i, j])
+    return out
+
+
+def ntk_variance_recursion(act: str | tuple, X: np.ndarray, L: int, s: Sequence[float],
+                           G: Sequence[float], nodes: int = 0) -> np.ndarray:
+    """The NTK of the dense network with weight variances ``s`` and gradient factors ``G``
+    (module docstring) on all pairs of rows of ``X``."""
+    X = np.asarray(X, dtype=float)
+    K = X @ X.T
+    ntk = G[0] * K
+    if act == "relu":
+        for l in range(1, L + 1):
+            Lam = s[l - 1] * K
+            d = np.sqrt(np.clip(np.diag(Lam), 0.0, None))
+            den = np.outer(d, d)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rho = np.where(den > 0, Lam / np.where(den > 0, den, 1.0), 0.0)
+            rho = np.clip(rho, -1.0, 1.0)
+            # arccos is ill-conditioned at ±1 (one ulp in ρ moves θ by 1.5e-8): parallel
+            # inputs of different norms give ρ = 1 ± ulp; snap those to exactly ±1
+            rho = np.where(np.abs(np.abs(rho) - 1.0) < 1e-14, np.sign(rho), rho)
+            np.fill_diagonal(rho, 1.0)
+            th = np.arccos(rho)
+            sig = den * (np.sin(th) + (np.pi - th) * np.cos(th)) / np.pi   # c_σ = 2
+            sdot = (np.pi - th) / np.pi
+            ntk = s[l] * ntk * sdot + G[l] * sig
+            K = sig
+        return ntk
+    f, df = act
+    z, w = _grid()
+    c = 1.0 / float(np.sum(w * f(z) ** 2))
+    for l in range(1, L + 1):
+        Lam = s[l - 1] * K
+        sig = c * _pair_expect(f, f, Lam, nodes)
+        sdot = c * _pair_expect(df, df, Lam, nodes)
+        ntk = s[l] * ntk * sdot + G[l] * sig
+        K = sig
+    return ntk
+
+
+def arora_ntk_relu(X: np.ndarray, L: int) -> np.ndarray:
+    """Arora et al. (2019) dense ReLU NTK Θ^(L) (MATH.md §2), closed form."""
+    return ntk_variance_recursion("relu", X, L, [1.0] * (L + 1), [1.0] * (L + 1))
+
+
+def activation_pair(name: str):
+    """(σ, σ') as numpy callables, written here (not taken from the engine)."""
+    from scipy.special import erf
+    if name == "erf":
+        return erf, lambda z: 2.0 / math.sqrt(math.pi) * np.exp(-z * z)
+    if name == "tanh":
+        return np.tanh, lambda z: 1.0 / np.cosh(z) ** 2
+    if name == "callable":
+        return (lambda z: np.sin(z) + 0.5 * z), (lambda z: np.cos(z) + 0.5)
+    if name == "relu":
+        return "relu"
+    raise ValueError(name)
+
+
+def _accurate_tanh():
+    """The engine's tanh activation object with its float64 kernel maps replaced by the
+    trapezoid rule above (the recursion, c_σ convention and everything else unchanged).
+    A workaround for ENGINE_TANH_NOTE; the mpmath and sympy paths are the engine's."""
+    from theory.activations import Quadrature
+    import mpmath
+
+    class AccurateTanh(Quadrature):
+        def _np_pair(self, f, g, va, vb, theta, phi):
+            va, vb, theta, phi = np.broadcast_arrays(*(np.asarray(t, dtype=np.float64)
+                                                       for t in (va, vb, theta, phi)))
+            out = np.empty(va.shape)
+            for idx in np.ndindex(va.shape):
+                a, b, t, ph = va[idx], vb[idx], theta[idx], phi[idx]
+                cos = math.cos(t) if t < math.pi / 2 else -math.cos(ph)
+                out[idx] = gauss_pair(f, g, a, b, math.sqrt(a * b) * cos)
+            return out
+
+        def c_sigma(self, B):
+            from theory.backends import NumpyBackend
+            if isinstance(B, NumpyBackend):
+                z, w = _grid()
+                return 1.0 / float(np.sum(w * np.tanh(z) ** 2))
+            return super().c_sigma(B)
+
+    return AccurateTanh(np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, name="tanh",
+                        mp_fn=mpmath.tanh, mp_derivative=lambda x: mpmath.sech(x) ** 2)
+
+
+ACCURATE_TANH = _accurate_tanh()
