@@ -275,7 +275,8 @@ def _normals(bg: np.random.PCG64, K: int) -> np.ndarray:
 
 def _fill_block(ss: np.random.SeedSequence, W: np.ndarray, M: np.ndarray | None,
                 bern: _Bernoulli | None) -> None:
-    """Fill one row block of a weight matrix (and its mask) from its own stream."""
+    """Fill one row block of a weight matrix (and its mask) from its own stream; a masked
+    block's ``W`` must arrive zeroed."""
     bg = np.random.PCG64(ss)
     ws = _workspace()
     Wf = W.reshape(-1)  # row blocks of a C-contiguous matrix are contiguous
@@ -287,7 +288,6 @@ def _fill_block(ss: np.random.SeedSequence, W: np.ndarray, M: np.ndarray | None,
     idx = np.flatnonzero(keep)
     z = ws.get("z", idx.size)
     _normals_into(bg, z, ws)
-    Wf[:] = 0.0
     Wf[idx] = z  # weights only where the mask keeps them (a float64 source: with float32
     # numpy would cast inside the scatter, 3x slower)
 
@@ -296,7 +296,8 @@ def _draw_matrix(ss: np.random.SeedSequence, h: int, rows: int, cols: int, q: fl
                  workers: int) -> tuple[np.ndarray, np.ndarray | None]:
     """``(W, M)`` for matrix ``h``: N(0,1) weights (zero where pruned) and the float64 0/1
     mask (``None`` if unmasked)."""
-    W = np.empty((rows, cols))
+    # zeros for a masked W: fresh pages come zeroed from the OS, which saves a fill pass
+    W = np.empty((rows, cols)) if q is None else np.zeros((rows, cols))
     M = np.empty((rows, cols)) if q is not None else None
     bern = _Bernoulli(q) if q is not None else None
     per = max(1, _BLOCK_ENTRIES // cols)
