@@ -15,7 +15,7 @@ Gaussian-weighted integrand analytic in a strip of half-width ``w`` the trapezoi
 ``~exp(-2π w / h)``: tanh' = sech² has poles at distance ``π/(2√v)``, so with ``h = 0.03``
 the error is below 1e-25 for every variance ``v ≤ 25`` used here (truncation: ``e^{-40}``).
 (Gauss–Hermite with a fixed 64 nodes — the engine's float64 quadrature — is *not*
-accurate for tanh at variances above ~1; see ``ENGINE_TANH_NOTE``.)
+accurate for tanh at variances above ~1 before it was fixed; see ``ENGINE_TANH_NOTE``.)
 """
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ import numpy as np
 
 GRID = 601
 ENGINE_TANH_NOTE = (
-    "engine defect (theory/activations.py, Quadrature float64 = 64-node Gauss-Hermite): "
-    "the tanh kernel maps lose accuracy as the pre-activation variance grows: depth-1 "
-    "NTK Θ(x,x) relative error 1.1e-7 at |x| = 1, 2.1e-3 at |x| = 2, 4.4e-2 at |x| = 3 "
-    "(checked against scipy.integrate.quad and the engine's own mpmath backend); checks "
-    "use checks._reference.AccurateTanh (same recursion, trapezoid kernel map) for tanh")
+    "tanh kernel maps: the engine's float64 quadrature was a fixed 64-node Gauss-Hermite "
+    "rule that lost accuracy as the pre-activation variance grew (Θ(x,x) off by 4.4e-2 at "
+    "|x| = 3); found by these checks and fixed in theory/activations.py (adaptive "
+    "trapezoid). test_engine_tanh_float64_kernel_accuracy guards it against this "
+    "module's independent trapezoid reference")
 
 
 def _grid():
@@ -121,34 +121,3 @@ def activation_pair(name: str):
         return "relu"
     raise ValueError(name)
 
-
-def _accurate_tanh():
-    """The engine's tanh activation object with its float64 kernel maps replaced by the
-    trapezoid rule above (the recursion, c_σ convention and everything else unchanged).
-    A workaround for ENGINE_TANH_NOTE; the mpmath and sympy paths are the engine's."""
-    from theory.activations import Quadrature
-    import mpmath
-
-    class AccurateTanh(Quadrature):
-        def _np_pair(self, f, g, va, vb, theta, phi):
-            va, vb, theta, phi = np.broadcast_arrays(*(np.asarray(t, dtype=np.float64)
-                                                       for t in (va, vb, theta, phi)))
-            out = np.empty(va.shape)
-            for idx in np.ndindex(va.shape):
-                a, b, t, ph = va[idx], vb[idx], theta[idx], phi[idx]
-                cos = math.cos(t) if t < math.pi / 2 else -math.cos(ph)
-                out[idx] = gauss_pair(f, g, a, b, math.sqrt(a * b) * cos)
-            return out
-
-        def c_sigma(self, B):
-            from theory.backends import NumpyBackend
-            if isinstance(B, NumpyBackend):
-                z, w = _grid()
-                return 1.0 / float(np.sum(w * np.tanh(z) ** 2))
-            return super().c_sigma(B)
-
-    return AccurateTanh(np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, name="tanh",
-                        mp_fn=mpmath.tanh, mp_derivative=lambda x: mpmath.sech(x) ** 2)
-
-
-ACCURATE_TANH = _accurate_tanh()

@@ -255,15 +255,10 @@ def smooth_dfn(z):
 def make_arch(depth: int, act: str, p: Any, pruned: Any, rescale: bool, model: str = "mask"
               ) -> Architecture:
     """``act``: "relu", "erf", "tanh" or "callable" (the user callable ``smooth_fn`` passed
-    as a plain function with its derivative). "tanh" is the engine's tanh with accurate
-    float64 kernel maps (``checks._reference.ACCURATE_TANH``; see ENGINE_TANH_NOTE)."""
+    as a plain function with its derivative). "tanh" is the engine's named tanh."""
     if act == "callable":
         return Architecture(depth=depth, activation=smooth_fn, activation_derivative=smooth_dfn,
                             p=p, pruned=pruned, rescale=rescale, model=model)
-    if act == "tanh":
-        from checks._reference import ACCURATE_TANH
-        return Architecture(depth=depth, activation=ACCURATE_TANH, p=p, pruned=pruned,
-                            rescale=rescale, model=model)
     return Architecture(depth=depth, activation=act, p=p, pruned=pruned, rescale=rescale,
                         model=model)
 

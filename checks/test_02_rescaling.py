@@ -145,11 +145,9 @@ def test_monte_carlo_rescaled(act, depth, d0, data, seed):
                    f"no-rescale prediction: {rc.describe()}", cfg)
 
 
-@pytest.mark.xfail(strict=True, reason=R.ENGINE_TANH_NOTE)
 def test_engine_tanh_float64_kernel_accuracy():
-    """Documents an engine defect (not a claim): the built-in float64 tanh kernel maps.
-    Strict xfail: when theory/activations.py is fixed this XPASSes and fails, as a
-    reminder to drop the workaround (checks._reference.ACCURATE_TANH)."""
+    """Regression guard (not a claim): the engine's float64 tanh kernel maps against this
+    module's independent trapezoid reference at pre-activation scale 3 (ENGINE_TANH_NOTE)."""
     X = np.array([[3.0, 0.0], [0.3, 0.9]])
     eng = theory.limit_ntk(theory.Architecture(depth=1, activation="tanh"), X)
     ref = R.ntk_variance_recursion(R.activation_pair("tanh"), X, 1, [1.0, 1.0], [1.0, 1.0])
