@@ -21,8 +21,9 @@ or sampled — its sampling error is added to the standard error).
     the r² term is then O(1/512), below the resolution — its exact size is in a note):
     (i) the sample variance of Θ_d (3 entries of 2 inputs, N draws, width 128) against
     V(p)/d — a Wilson–Hilferty z (see ``_var_z``: s²/σ² as a scaled χ² with the kurtosis
-    estimated from the draws; the plain z of ``theory.stats.variance_test`` has an
-    inflated left tail for these heavy-tailed terms, found by simulation here);
+    estimated from the draws, ``theory.stats.variance_z``; a plain z with the standard error
+    from the same draws has an inflated left tail for these heavy-tailed terms, found by
+    simulation here);
     (ii) the weighted least-squares fit of A + B·p/(1-p) to d·Var (standard errors from
     the exact V and the kurtosis): χ² goodness of fit, reported as its two-sided
     normal-equivalent z = Φ⁻¹(1 − P/2).
@@ -115,14 +116,11 @@ def _var_z(y: float, V: float, seV: float, kurt: float, N: int) -> float:
 
     ``s²/σ²`` is approximately a scaled χ²_ν/ν with ν = 2(N-1)/(κ-1) (κ the kurtosis,
     estimated from the draws); the Wilson–Hilferty cube root makes it normal to the far
-    tails. (The plain z with a standard error estimated from the same draws, as in
-    ``theory.stats.variance_test``, has an inflated left tail for these heavy-tailed
+    tails (``theory.stats.variance_z``). (A plain z with a standard error estimated from
+    the same draws has an inflated left tail for these heavy-tailed
     neuron terms: measured P(z < -3) = 0.4-0.8 % instead of 0.13 %.) The sampling error
     ``seV`` of a sampled mask mixture is added in quadrature."""
-    nu = 2.0 * (N - 1) / max(kurt - 1.0, 1e-9)
-    z = ((y / V) ** (1.0 / 3.0) - (1.0 - 2.0 / (9.0 * nu))) / math.sqrt(2.0 / (9.0 * nu))
-    a, b = (kurt - 1.0) / N, (seV / V) ** 2
-    return z * math.sqrt(a / (a + b))
+    return tstats.variance_z(y, V, kurt, N, extra_rel_se=seV / V)
 
 
 def _designs():
