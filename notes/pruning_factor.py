@@ -12,15 +12,10 @@ P = sympy.Symbol("p")
 PS = sympy.symbols("p1:8")
 HALF = sympy.Rational(1, 2)
 
-# columns of the main table: (header, Architecture keywords besides depth and p)
-COLUMNS = (
-    ("all, mask", dict(pruned="all", model="mask")),
-    ("all, variance model", dict(pruned="all", model="variance")),
-    ("hidden, mask", dict(pruned="hidden", model="mask")),
-    ("all_but_input, mask", dict(pruned="all_but_input", model="mask")),
-    ("all_but_output, mask", dict(pruned="all_but_output", model="mask")),
-    ("all, mask, rescaled", dict(pruned="all", model="mask", rescale=True)),
-)
+# columns of the main table: the architectures of theory.latex.SCALING_CASES, short headers
+_HEADERS = ("all, mask", "all, variance model", "hidden, mask", "all_but_input, mask",
+            "all_but_output, mask", "all, mask, rescaled")
+COLUMNS = tuple(zip(_HEADERS, (kw for _, kw in TL.SCALING_CASES)))
 
 
 def _cell(f: sympy.Expr | None) -> str:
