@@ -61,6 +61,40 @@ def enumerate_masks(d0: int) -> np.ndarray:
     return ((k[:, None] >> np.arange(d0)) & 1).astype(np.int8)
 
 
+def mask_rows(B: Backend, d0: int, q: Any, method: str, *, n_masks: int = DEFAULT_N_MASKS,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Input-mask rows ``M`` (K, d0) and their weights ``w`` (K,): all ``2^{d0}`` rows with
+    weights ``q^k (1−q)^{d0−k}`` (``method="exact"``, any backend, ``q`` may be symbolic),
+    or ``n_masks`` iid Bernoulli(q) rows with weights ``1/K`` drawn from ``seed``
+    (``"sampled"``, float64 only)."""
+    if method == "exact":
+        M = enumerate_masks(d0)
+        k = M.sum(axis=1)
+        if isinstance(B, NumpyBackend):
+            return M, q ** k * (1 - q) ** (d0 - k)
+        return M, np.array([q ** int(kk) * (1 - q) ** int(d0 - kk) for kk in k], dtype=object)
+    if not isinstance(B, NumpyBackend):
+        raise ValueError("the sampled mask mixture is float64 only; use backend='numpy' "
+                         f"or d0 <= {EXACT_MAX_D0}")
+    if not isinstance(n_masks, (int, np.integer)) or n_masks < 2:
+        raise ValueError(f"n_masks must be an integer >= 2, got {n_masks!r}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED_0001]))
+    M = (rng.random((int(n_masks), d0)) < float(q)).astype(np.int8)
+    return M, np.full(int(n_masks), 1.0 / n_masks)
+
+
+def masked_pair_geometry(B: Backend, Mb: np.ndarray, xa: Any, xb: Any):
+    """For one pair of inputs and every mask row of ``Mb`` (K, d0): ``a = xᵀD_m x``,
+    ``b = x'ᵀD_m x'``, ``c = xᵀD_m x'`` and the angle ``(θ_m, φ_m)`` from the wedge norm
+    (module docstring), each of shape (K,)."""
+    a, b, c = Mb @ (xa * xa), Mb @ (xb * xb), Mb @ (xa * xb)
+    W = np.outer(xa, xb)
+    W = (W - W.T) ** 2                          # (x_j x'_k − x_k x'_j)²
+    wedge = ((Mb @ W) * Mb).sum(axis=1) / 2
+    th, ph = _angle(B, B.sqrt(wedge), c)
+    return a, b, c, th, ph
+
+
 def _angle(B: Backend, wedge_sqrt, c):
     """``(θ, φ)`` from ``|x∧x'|`` and ``xᵀx'``; a zero vector gets ``θ = φ = π/2``."""
     if isinstance(B, SympyBackend):
@@ -98,58 +132,23 @@ def layer1_mixture(B: Backend, arch: Architecture, X: Any, *, method: str = "aut
     act = arch.act
     q = B.const(arch.q_of(0))
     alpha = B.const(arch.alpha_of(0))
-    if method == "exact":
-        M = enumerate_masks(d0)
-        k = M.sum(axis=1)
-        if isinstance(B, NumpyBackend):
-            w = q ** k * (1 - q) ** (d0 - k)
-        else:
-            w = np.array([q ** int(kk) * (1 - q) ** int(d0 - kk) for kk in k], dtype=object)
-    else:
-        if not isinstance(B, NumpyBackend):
-            raise ValueError("the sampled mask mixture is float64 only; use backend='numpy' "
-                             f"or d0 <= {EXACT_MAX_D0}")
-        if not isinstance(n_masks, (int, np.integer)) or n_masks < 2:
-            raise ValueError(f"n_masks must be an integer >= 2, got {n_masks!r}")
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED_0001]))
-        M = (rng.random((int(n_masks), d0)) < float(q)).astype(np.int8)
-        w = np.full(int(n_masks), 1.0 / n_masks)
+    M, w = mask_rows(B, d0, q, method, n_masks=n_masks, seed=seed)
     Xb = B.asarray(X)
     Mb = M.astype(np.float64) if isinstance(B, NumpyBackend) else M.astype(object)
-    pairs = [(i, j) for i in range(n) for j in range(i, n)]
     sig = np.empty((n, n), dtype=np.float64 if isinstance(B, NumpyBackend) else object)
     grad = np.empty_like(sig)
     se_s = np.zeros((n, n)) if method == "sampled" else None
     se_g = np.zeros((n, n)) if method == "sampled" else None
-    chunk = max(1, 2_000_000 // max(1, len(M)))
-    for c0 in range(0, len(pairs), chunk):
-        pc = pairs[c0:c0 + chunk]
-        I = np.array([i for i, _ in pc])
-        J = np.array([j for _, j in pc])
-        xa, xb = Xb[I], Xb[J]                          # (P, d0)
-        A = Mb @ (xa * xa).T                           # (K, P)  xᵀD_m x
-        Bq = Mb @ (xb * xb).T
-        C = Mb @ (xa * xb).T
-        wedge = np.empty_like(C)
-        for t in range(len(pc)):
-            W = np.outer(xa[t], xb[t])
-            W = (W - W.T) ** 2                          # (x_j x'_k − x_k x'_j)²
-            wedge[:, t] = ((Mb @ W) * Mb).sum(axis=1) / 2
-        wsq = B.sqrt(wedge)
-        th, ph = _angle(B, wsq, C)
-        s_m, sd_m = act.pair_map(B, alpha * A, alpha * Bq, th, ph)
-        g_m = alpha * C * sd_m
-        sig_c = w @ s_m
-        grad_c = w @ g_m
-        for t, (i, j) in enumerate(pc):
-            sig[i, j] = sig[j, i] = sig_c[t]
-            grad[i, j] = grad[j, i] = grad_c[t]
-        if method == "sampled":
-            ss = np.std(s_m, axis=0, ddof=1) / np.sqrt(len(M))
-            sg = np.std(g_m, axis=0, ddof=1) / np.sqrt(len(M))
-            for t, (i, j) in enumerate(pc):
-                se_s[i, j] = se_s[j, i] = ss[t]
-                se_g[i, j] = se_g[j, i] = sg[t]
+    for i in range(n):
+        for j in range(i, n):
+            A, Bq, C, th, ph = masked_pair_geometry(B, Mb, Xb[i], Xb[j])
+            s_m, sd_m = act.pair_map(B, alpha * A, alpha * Bq, th, ph)
+            g_m = alpha * C * sd_m
+            sig[i, j] = sig[j, i] = w @ s_m
+            grad[i, j] = grad[j, i] = w @ g_m
+            if method == "sampled":
+                se_s[i, j] = se_s[j, i] = np.std(s_m, ddof=1) / np.sqrt(len(M))
+                se_g[i, j] = se_g[j, i] = np.std(g_m, ddof=1) / np.sqrt(len(M))
     v = np.array([sig[i, i] for i in range(n)], dtype=sig.dtype)
     # angle of Σ̃^(1); exactly 0 on the diagonal
     if isinstance(B, SympyBackend):

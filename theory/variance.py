@@ -46,7 +46,8 @@ from scipy import stats as _st
 from .activations import get_activation
 from .architecture import Architecture
 from .backends import Backend, NumpyBackend, SympyBackend, get_backend
-from .input_layer import EXACT_MAX_D0, enumerate_masks
+from .input_layer import EXACT_MAX_D0, enumerate_masks, mask_rows, masked_pair_geometry
+from .recursion import input_state
 
 __all__ = [
     "THETA", "NORM_X", "NORM_Y", "P", "R", "X4", "EPS", "DELTA",
@@ -174,26 +175,6 @@ def diagonal_moments(arch: Architecture, *, simplify: bool = True) -> NeuronMome
 
 
 # ----------------------------------------------------------------------------- numeric
-def _pair_geometry(B: Backend, Mb: np.ndarray, xa: np.ndarray, xb: np.ndarray):
-    """Per mask: ``a = xᵀD_m x``, ``b``, ``c = xᵀD_m x'`` and the angle ``(θ_m, φ_m)``
-    from ``atan2(|x_m ∧ x'_m|, c)`` (Lagrange's identity, as in ``theory.input_layer``)."""
-    a, b, c = Mb @ (xa * xa), Mb @ (xb * xb), Mb @ (xa * xb)
-    W = np.outer(xa, xb)
-    W = (W - W.T) ** 2
-    wedge = ((Mb @ W) * Mb).sum(axis=1) / 2
-    if isinstance(B, SympyBackend):
-        def ang(w, cc):
-            if w == 0 and cc == 0:
-                return sympy.pi / 2
-            return sympy.atan2(sympy.sqrt(w), cc)
-        th = np.array([ang(w, cc) for w, cc in zip(wedge, c)], dtype=object)
-        return a, b, c, th, np.array([sympy.pi - t for t in th], dtype=object)
-    w = np.sqrt(np.maximum(wedge, 0.0))
-    th, ph = np.arctan2(w, c), np.arctan2(w, -c)
-    z = (w == 0) & (c == 0)
-    return a, b, c, np.where(z, np.pi / 2, th), np.where(z, np.pi / 2, ph)
-
-
 def _per_mask(B: Backend, arch: Architecture, X: np.ndarray, M: np.ndarray):
     """``N(m), K(m)`` (``q``-free, see module docstring) for every mask and pair:
     arrays ``(n_masks, n, n)``."""
@@ -207,7 +188,7 @@ def _per_mask(B: Backend, arch: Architecture, X: np.ndarray, M: np.ndarray):
     K = np.empty_like(N)
     for i in range(n):
         for j in range(i, n):
-            a, b, c, th, ph = _pair_geometry(B, Mb, Xb[i], Xb[j])
+            a, b, c, th, ph = masked_pair_geometry(B, Mb, Xb[i], Xb[j])
             # per-mask, α_1 = 1: E[T|m] ∝ N(m), E[T²|m] ∝ K(m)
             m1, m2 = conditional_moments(B, a, b, th, ph, c, 1)
             if isinstance(B, SympyBackend):
@@ -239,34 +220,24 @@ def neuron_moments(arch: Architecture, X: Any, *, method: str = "auto",
         raise ValueError(f"method must be auto/exact/sampled/wide, got {method!r}")
     st = _structure(arch)
     B = NumpyBackend()
-    cs = 2.0  # c_σ(ReLU), checked against activations in the tests
+    cs = float(arch.act.c_sigma(B))
     gamma, qo = float(st["gamma"]), float(st["q_out"])
     if not st["masked_input"] or method == "wide":
-        G = X @ X.T
-        nrm = np.sqrt(np.diag(G))
+        v, th, ph = input_state(B, X)  # accurate angles, exact diagonal (theory.recursion)
+        G = np.sqrt(np.outer(v, v)) * B.cos_angle(th, ph)
         k = float(st["cov"]) * (float(st["q_in"]) if st["masked_input"] else 1.0)
         cfac = float(st["q_in"]) if st["masked_input"] else 1.0
-        cosv = np.clip(G / np.outer(nrm, nrm), -1, 1)
-        th = np.arccos(cosv)
-        np.fill_diagonal(th, 0.0)
-        m1, m2 = conditional_moments(B, k * nrm[:, None] ** 2, k * nrm[None, :] ** 2, th,
-                                     np.pi - th, cfac * G, float(st["beta"]))
+        m1, m2 = conditional_moments(B, k * v[:, None], k * v[None, :], th, ph, cfac * G,
+                                     float(st["beta"]))
         mean, second = cs * gamma * qo * m1, cs ** 2 * gamma ** 2 * qo * m2
         return NeuronMoments(mean, second, second - mean ** 2,
                              "wide" if st["masked_input"] else "exact")
     if method == "auto":
         method = "exact" if d0 <= EXACT_MAX_D0 else "sampled"
     q1, a1 = float(st["q_in"]), float(st["cov"])
-    if method == "exact":
-        if d0 > 20:
-            raise ValueError(f"exact enumeration of 2^{d0} masks is infeasible; use 'sampled'")
-        M = enumerate_masks(d0)
-        k = M.sum(axis=1)
-        w = q1 ** k * (1 - q1) ** (d0 - k)
-    else:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0BA7]))
-        M = (rng.random((int(n_masks), d0)) < q1).astype(np.int8)
-        w = np.full(len(M), 1.0 / len(M))
+    if method == "exact" and d0 > 20:
+        raise ValueError(f"exact enumeration of 2^{d0} masks is infeasible; use 'sampled'")
+    M, w = mask_rows(B, d0, q1, method, n_masks=n_masks, seed=seed)
     N, K = _per_mask(B, arch, X, M)
     EN, EK = np.tensordot(w, N, 1), np.tensordot(w, K, 1)
     mean = cs * gamma * qo * a1 * EN
