@@ -1,4 +1,4 @@
-"""Benchmark of the finite-network empirical NTK (theory.network), DESIGN.md "The finite
+"""Benchmark of the finite-network empirical NTK (theory.network), docs/design.md "The finite
 network, fast".
 
 Run: ``python benchmarks/bench_empirical_ntk.py [--widths 512 1024 2048 4096] [--repeats 3]``

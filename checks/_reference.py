@@ -1,11 +1,11 @@
-"""Independent reference kernels, written here from MATH.md §2–3 without the engine.
+"""Independent reference kernels, written here from docs/math.md#limit, docs/math.md#pruning without the engine.
 
 ``ntk_variance_recursion(act, X, L, s, G)`` is the NTK of a *dense* network (Arora et al.
-convention, MATH.md §1) whose matrix ``h`` (0-based) is ``sqrt(s_h) · Z_h`` with ``Z_h`` iid
+convention, docs/math.md#network) whose matrix ``h`` (0-based) is ``sqrt(s_h) · Z_h`` with ``Z_h`` iid
 N(0,1); ``G_h`` is the factor the gradient of matrix ``h`` carries:
 
 * ``G_h = s_h``: NTK parametrisation, the trainable parameter is ``Z_h`` (the hard-mask
-  model's limit, MATH.md §3: a kept weight's gradient carries the same ``s_h``);
+  model's limit, docs/math.md#pruning: a kept weight's gradient carries the same ``s_h``);
 * ``G_h = 1``: the trainable parameter is the weight itself (the variance model).
 
 ReLU uses the arc-cosine closed forms (Cho & Saul 2009); any other activation a 2-D
@@ -104,7 +104,7 @@ def ntk_variance_recursion(act: str | tuple, X: np.ndarray, L: int, s: Sequence[
 
 
 def arora_ntk_relu(X: np.ndarray, L: int) -> np.ndarray:
-    """Arora et al. (2019) dense ReLU NTK Θ^(L) (MATH.md §2), closed form."""
+    """Arora et al. (2019) dense ReLU NTK Θ^(L) (docs/math.md#limit), closed form."""
     return ntk_variance_recursion("relu", X, L, [1.0] * (L + 1), [1.0] * (L + 1))
 
 

@@ -9,7 +9,7 @@ masked matrices — for any per-layer p, any choice of masked matrices, any dept
 
 Source: Yang & Wang (AISTATS 2023) abstract ("converges to the limiting NTK of the original
 network with some extra scaling"); the exponent is not printed in the abstract and is
-derived in MATH.md §3 ("Homogeneous activations") / LITERATURE.md ([derived]).
+derived in docs/math.md#pruning ("Homogeneous activations") / docs/references.md ([derived]).
 
 Three independent verifications:
 
@@ -24,7 +24,7 @@ Three independent verifications:
 1c  Monte Carlo — the mean of the exact empirical NTK of finite masked networks, weights
     *and* masks redrawn for each of N draws, at width 128–256, against Π(1-p_h)·Θ_dense.
     Which limit? With the input matrix masked and finite d0 the exact limit is the mask
-    mixture of MATH.md §4 (claim 5), which equals the scaled dense kernel *on the diagonal*
+    mixture of docs/math.md#input-layer (claim 5), which equals the scaled dense kernel *on the diagonal*
     but not off it. So entries compared: the diagonal always, the off-diagonal entries
     only when the input matrix is not masked (then the scaled dense limit is exact).
     Finite-width bias: the diagonal mean is exact at every width (claim 6); off the
@@ -51,13 +51,13 @@ from checks._support import (claim, expect_holds, expect_rejects, fmt_arch, hyp,
                              pruning)
 
 C1a = claim("1a", "ReLU scaling Π(1-p_h), symbolic (sympy)", "|derived − claimed| (0 = "
-            "identical expressions)", source="MATH.md §3; paper abstract", stochastic=False,
+            "identical expressions)", source="docs/math.md#pruning; paper abstract", stochastic=False,
             control_higher_is_stronger=True)
 C1b = claim("1b", "ReLU scaling Π(1-p_h), mpmath 50 digits", "max relative error of "
-            "Θ̃_pruned/Θ_dense vs the factor (tolerance 1e-40)", source="MATH.md §3",
+            "Θ̃_pruned/Θ_dense vs the factor (tolerance 1e-40)", source="docs/math.md#pruning",
             stochastic=False)
 C1c = claim("1c", "ReLU scaling Π(1-p_h), Monte Carlo finite nets", "max |z| of the mean "
-            "empirical NTK vs Π(1-p_h)·Θ_dense", source="MATH.md §3, §5")
+            "empirical NTK vs Π(1-p_h)·Θ_dense", source="docs/math.md#pruning, docs/math.md#finite-width")
 
 
 def _claimed(ps, pruned):
@@ -127,7 +127,7 @@ def test_mpmath_ratio(depth, d0, data):
     arch = theory.Architecture(depth=depth, activation="relu", p=ps, pruned=pruned)
     cfg = C1b.config(f"{fmt_arch(arch)} d0={d0} n={X.shape[0]}")
     factor = theory.scaling_factor(arch)
-    # "wide" input layer: the limit of MATH.md §3 (layer 1 treated like the others);
+    # "wide" input layer: the limit of docs/math.md#pruning (layer 1 treated like the others);
     # the exact finite-d0 input layer is claim 5.
     pr = theory.limit_ntk(arch, X, "wide", backend="mpmath", dps=50)
     de = theory.limit_ntk(arch.dense(), X, "wide", backend="mpmath", dps=50)

@@ -9,14 +9,14 @@ with its derivative), any masked matrices, any per-layer p:
 
 Source: Yang & Wang (AISTATS 2023) abstract ("rescaling the weights after pruning removes
 it"; v1: "with appropriate scaling after pruning it converges to the exact NTK of the
-original network"); MATH.md §3 ("With rescaling it is the dense kernel for every
+original network"); docs/math.md#pruning ("With rescaling it is the dense kernel for every
 activation").
 
 2a  symbolic — ``theory.scaling_factor`` of the rescaled architecture is exactly 1 (p free
     symbols or rationals). Control: the unrescaled architecture's factor is not 1 (ReLU)
     or does not exist (smooth activations); its float64 limit differs from the dense one
     by ≥ 1e-6 relative (the control statistic).
-2b  numeric — the float64 limit (wide input layer, MATH.md §3) of the rescaled pruned
+2b  numeric — the float64 limit (wide input layer, docs/math.md#pruning) of the rescaled pruned
     net equals the dense limit to 1e-12, and mpmath (50 digits, ReLU and erf) to 1e-40;
     the engine's dense limit itself agrees with an independent reference written in
     ``checks/_reference.py`` (arc-cosine closed form / Gauss–Hermite) to 1e-8. Control:
@@ -24,7 +24,7 @@ activation").
 2c  Monte Carlo — the mean empirical NTK of rescaled finite masked networks (weights and
     masks redrawn each draw) against the dense limit. Entries compared: where the dense
     limit is the exact limit: for ReLU the diagonal always (the finite-d0 input mixture
-    has the exact diagonal, MATH.md §4) and the off-diagonal when the input matrix is
+    has the exact diagonal, docs/math.md#input-layer) and the off-diagonal when the input matrix is
     unmasked; for the smooth activations the input matrix is kept unmasked (their mask
     mixture differs even on the diagonal; that is claim 5's subject). Acceptance as in
     claim 1c: per-entry z, SE from the draws, Bonferroni over m = (MC configurations) × 6
@@ -47,12 +47,12 @@ from checks._support import (claim, expect_holds, expect_rejects, fmt_arch, hyp,
                              make_arch, pruning)
 
 C2a = claim("2a", "rescaling removes the factor, symbolic", "|factor − 1| (0 = exactly 1)",
-            source="paper abstract; MATH.md §3", stochastic=False)
+            source="paper abstract; docs/math.md#pruning", stochastic=False)
 C2b = claim("2b", "rescaling removes the factor, float64/mpmath", "max relative "
             "difference rescaled vs dense limit (tol 1e-12 float64, 1e-40 mpmath)",
-            source="MATH.md §3", stochastic=False)
+            source="docs/math.md#pruning", stochastic=False)
 C2c = claim("2c", "rescaling removes the factor, Monte Carlo", "max |z| of the mean "
-            "empirical NTK (rescaled) vs Θ_dense", source="paper abstract; MATH.md §3")
+            "empirical NTK (rescaled) vs Θ_dense", source="paper abstract; docs/math.md#pruning")
 
 ACTS = ("relu", "erf", "tanh", "callable")
 

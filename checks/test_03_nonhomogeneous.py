@@ -10,14 +10,14 @@ network whose matrix h has weight variance s_h = q_h (masked, unrescaled) or 1:
 (exception, also checked: if only the output matrix is masked, nothing nonlinear follows
 it and the factor is the scalar s_{L+1} for every activation).
 
-Source: MATH.md §3 ("For a non-homogeneous activation … pruning without rescaling is not a
-scalar factor: the limit is the NTK of a network with weight variance s_h"); LITERATURE.md
+Source: docs/math.md#pruning ("For a non-homogeneous activation … pruning without rescaling is not a
+scalar factor: the limit is the NTK of a network with weight variance s_h"); docs/references.md
 (Saada et al. 2024: pseudo-iid nets are GPs "equivalent up to their variance").
 
 Which "dense recursion with variance s_h"? A dense net whose matrix h is sqrt(s_h)·Z_h,
 Z_h iid N(0,1). Its NTK depends on what is trained: w.r.t. Z_h (NTK parametrisation) each
 layer's gradient term carries the factor G_h = s_h — this is the hard-mask limit (a kept
-weight's gradient also carries s_h, MATH.md §3); w.r.t. the weights sqrt(s_h)Z_h themselves
+weight's gradient also carries s_h, docs/math.md#pruning); w.r.t. the weights sqrt(s_h)Z_h themselves
 G_h = 1 — the *variance model* (claim 4). We evaluate the reference recursion
 independently of the engine (``checks/_reference.py``: closed form for ReLU, a trapezoid
 rule for the others) with G_h = s_h.
@@ -58,15 +58,15 @@ SMOOTH = ("erf", "tanh", "callable")
 
 C3a = claim("3a", "no scalar factor for erf/tanh/σ (unrescaled), symbolic", "0 if the "
             "engine's verdict (no scalar / scalar s_out) matches, 1 otherwise",
-            source="MATH.md §3", stochastic=False)
+            source="docs/math.md#pruning", stochastic=False)
 C3b = claim("3b", "non-homogeneous: ratio varies; = variance-s_h recursion", "relative "
-            "error vs the variance-s_h reference (tol 1e-8)", source="MATH.md §3",
+            "error vs the variance-s_h reference (tol 1e-8)", source="docs/math.md#pruning",
             stochastic=False)
 C3s = claim("3b'", "non-homogeneous: spread of Θ̃_pruned/Θ_dense over pairs", "min spread "
-            "(max R − min R)/mean R (must exceed 1e-6)", source="MATH.md §3",
+            "(max R − min R)/mean R (must exceed 1e-6)", source="docs/math.md#pruning",
             stochastic=False, higher_is_worse=False, control_higher_is_stronger=False)
 C3c = claim("3c", "non-homogeneous: Monte Carlo = variance-s_h limit", "max |z| of the mean "
-            "empirical NTK vs the variance-s_h limit", source="MATH.md §3")
+            "empirical NTK vs the variance-s_h limit", source="docs/math.md#pruning")
 
 
 def _feeds_nonlinearity(arch) -> bool:

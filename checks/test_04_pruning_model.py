@@ -14,12 +14,12 @@ carries Π_{k≠h} s_k · G_h with G_h = s_h (masks) or 1 (variance) — so in t
 a *scalar* factor exists only when all s_h are equal (e.g. every matrix pruned at one p),
 otherwise the engine must report none.
 
-Reconciliation with LITERATURE.md: Pham et al. (NeurIPS 2025) restate Yang & Wang as
+Reconciliation with docs/references.md: Pham et al. (NeurIPS 2025) restate Yang & Wang as
 Θ = c^L Θ_std for L hidden layers and density c = 1 - p. Their model gives the masked
 weights Gaussian variance c and differentiates w.r.t. all of them: the variance model,
 whose derived factor (1-p)^L is exactly their c^L. Hard masks with frozen pruned weights
 carry one more power, (1-p)^(L+1): the gradient w.r.t. a kept weight of a row only sums
-over the kept weights (G_h = s_h). Source: MATH.md §3, LITERATURE.md (Yang & Wang
+over the kept weights (G_h = s_h). Source: docs/math.md#pruning, docs/references.md (Yang & Wang
 [derived]; Pham et al. [read]).
 
 4a  symbolic — for one symbol p and L = 0..5 the two derived factors, their ratio (1-p),
@@ -52,12 +52,12 @@ from checks._support import (claim, expect_holds, expect_rejects, fmt_arch, hyp,
                              make_arch, pruning)
 
 C4a = claim("4a", "mask (1-p)^(L+1) vs variance (1-p)^L, symbolic", "|derived − expected| "
-            "(0 = identical)", source="MATH.md §3; LITERATURE.md (Pham et al. c^L)",
+            "(0 = identical)", source="docs/math.md#pruning; docs/references.md (Pham et al. c^L)",
             stochastic=False)
 C4b = claim("4b", "mask vs variance model limits, float64 vs reference", "relative error vs "
-            "the independent recursion (tol 1e-10)", source="MATH.md §3", stochastic=False)
+            "the independent recursion (tol 1e-10)", source="docs/math.md#pruning", stochastic=False)
 C4c = claim("4c", "mask vs variance model, Monte Carlo distinguishes", "max |z| of mean "
-            "empirical NTK vs the model's derived factor × Θ_dense", source="MATH.md §3")
+            "empirical NTK vs the model's derived factor × Θ_dense", source="docs/math.md#pruning")
 
 
 def test_symbolic_exponents():

@@ -2,14 +2,14 @@
 
 In words: when the input matrix W^(1) is masked, its fan-in d0 does not grow, so each
 first-layer neuron keeps its own mask row m for ever. As the widths grow the NTK
-converges to the *mask-mixture* limit of MATH.md §4 (``input_layer="exact"``), not to the
+converges to the *mask-mixture* limit of docs/math.md#input-layer (``input_layer="exact"``), not to the
 scaled dense kernel (``input_layer="wide"``) — off the diagonal, with or without
 rescaling. On the diagonal (ReLU) the two coincide exactly. The gap shrinks as d0 grows
 for delocalised inputs (not for inputs supported on a few coordinates):
 
     Θ̃(x,x') = Θ̃_mix(x,x') ≠ s·Θ_dense(x,x')   (x ≠ x', d0 finite),   Θ̃(x,x) = s·Θ_dense(x,x)
 
-Source: MATH.md §4 (a project derivation; the paper's abstract does not mention the input
+Source: docs/math.md#input-layer (a project derivation; the paper's abstract does not mention the input
 layer, and its simplified statement — scaled dense limit — is what the wide formula gives).
 
 5a  numeric (float64, exact enumeration of the 2^d0 masks) — ReLU: the mixture's
@@ -22,7 +22,7 @@ layer, and its simplified statement — scaled dense limit — is what the wide 
     range). Control: the same sequence for localised
     inputs (supported on 2 coordinates, zero-padded) does not shrink (slope ≈ 0).
 5c  Monte Carlo — depth 1 (where E Θ_d equals the limit at every width: iid neurons,
-    MATH.md §5) and depth 2, small d0 ∈ {3..6}, input matrix masked, p ∈ [0.4, 0.7],
+    docs/math.md#finite-width) and depth 2, small d0 ∈ {3..6}, input matrix masked, p ∈ [0.4, 0.7],
     rescale drawn: the mean empirical NTK matches the mixture limit on every entry;
     per-entry z with SE from draws, Bonferroni m = (MC configurations) × 6 within
     ALPHA["5c"]. Control: the scaled dense (wide) limit must be rejected off the
@@ -45,14 +45,14 @@ from checks._support import (claim, expect_holds, expect_rejects, fmt_arch, hyp,
                              make_arch, pruning)
 
 C5a = claim("5a", "input layer: mixture diagonal = scaled dense (ReLU)", "relative "
-            "difference on the diagonal (tol 1e-12)", source="MATH.md §4", stochastic=False)
+            "difference on the diagonal (tol 1e-12)", source="docs/math.md#input-layer", stochastic=False)
 C5b = claim("5b", "input layer: mixture gap shrinks with d0 (delocalised)", "log-log slope "
-            "of the gap vs d0 (must be < -0.25)", source="MATH.md §4", stochastic=False)
+            "of the gap vs d0 (must be < -0.25)", source="docs/math.md#input-layer", stochastic=False)
 C5c = claim("5c", "input layer: Monte Carlo → mask mixture (small d0)", "max |z| of mean "
-            "empirical NTK vs the mixture limit", source="MATH.md §4")
+            "empirical NTK vs the mixture limit", source="docs/math.md#input-layer")
 C5f = claim("5'", "finding: paper's scaled-dense limit off-diag, d0 small", "min over "
             "configs of max|z| vs the scaled dense limit (refuted if > crit)",
-            source="MATH.md §4 vs paper abstract", higher_is_worse=False,
+            source="docs/math.md#input-layer vs paper abstract", higher_is_worse=False,
             control_higher_is_stronger=False)
 
 
@@ -170,4 +170,4 @@ def test_monte_carlo_mixture(depth, d0, rescale, p, mask_rest, data, seed):
     if rc.reject:
         C5f.note("the Monte Carlo REFUTES the scaled dense limit off the diagonal when the "
                  "input matrix is masked and d0 is small (rescaled or not); the mixture "
-                 "limit of MATH.md §4 is accepted")
+                 "limit of docs/math.md#input-layer is accepted")

@@ -5,7 +5,7 @@ itself equals the infinite-width value at *every* width, not just in the limit:
 
     E[Θ_d(x, x)] = Π_{h masked} s_h · (L + 1) · ||x||²        (s_h = 1 - p_h unrescaled, 1 rescaled)
 
-so it can be tested at small width with many draws. Source: LITERATURE.md (Arora et al.
+so it can be tested at small width with many draws. Source: docs/references.md (Arora et al.
 [derived]: "E[Θ_d(x,x)] = (L+1)||x||² holds at every finite width for ReLU (by
 symmetry) … with masks: q^{L+1}(L+1)||x||², up to the tiny event that a neuron loses its
 whole fan-in"); Hanin & Nica 2020 (dense, weights with a density: E K(x,x) exact).
@@ -37,7 +37,7 @@ from checks._support import (claim, expect_holds, expect_rejects, fmt_arch, hyp,
                              make_arch, pruning)
 
 C6 = claim("6", "diagonal mean exact at every width (ReLU, masks)", "max |z| of the mean "
-           "of Θ_d(x,x) vs Π s_h (L+1)|x|²", source="LITERATURE.md (Arora [derived]); "
+           "of Θ_d(x,x) vs Π s_h (L+1)|x|²", source="docs/references.md (Arora [derived]); "
            "Hanin & Nica 2020")
 
 N_DIAG = 3

@@ -5,7 +5,7 @@ its limit is of order one over the square root of the width:
 
     |Θ_d(x,x') − Θ̃(x,x')| = O_P(d^(-1/2)),   i.e.  sd(Θ_d) ∝ d^(-1/2)
 
-Source: MATH.md §5 ("Rate"); the paper's finite-width bound (abstract: "the NTK's gap to
+Source: docs/math.md#finite-width ("Rate"); the paper's finite-width bound (abstract: "the NTK's gap to
 its limit goes down to zero") and Arora et al. Thm 3.1 (ε ∝ d^(-1/4) up to logs in their
 high-probability bound; the typical error is d^(-1/2)).
 
@@ -34,7 +34,7 @@ from checks._support import (claim, expect_holds, expect_rejects, fmt_arch, hyp,
                              make_arch, pruning)
 
 C7 = claim("7", "finite-width rate d^(-1/2) (slope CI)", "t = |slope + 1/2|/se of log sd(Θ_d) "
-           "vs log d", source="MATH.md §5")
+           "vs log d", source="docs/math.md#finite-width")
 
 WIDTHS = {1: np.unique(np.round(64 * 2 ** (np.arange(9) / 2)).astype(int)),
           2: np.unique(np.round(64 * 2 ** (np.arange(9) * 3.5 / 8)).astype(int))}

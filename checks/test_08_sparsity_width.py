@@ -4,11 +4,11 @@ In words: after rescaling, the kept weights of a masked layer have variance 1/q,
 NTK fluctuates like that of a layer of effective fan-in q·d: the variance of Θ_d grows
 with p as
 
-    d · Var(Θ_d) = A + B · p/(1-p)          (one hidden layer: "exactly", MATH.md §5)
+    d · Var(Θ_d) = A + B · p/(1-p)          (one hidden layer: "exactly", docs/math.md#finite-width)
 
 and the width needed for a fixed error ε, d_ε ≈ d·Var/ε² = (A - B + B/(1-p))/ε², is
 asymptotically linear in 1/(1-p). Source: paper abstract ("the dependence of width on the
-sparsity parameter is asymptotically linear"); MATH.md §5 ("Sparsity dependence").
+sparsity parameter is asymptotically linear"); docs/math.md#finite-width ("Sparsity dependence").
 
 Setting: one hidden layer, ReLU, rescaled, where Θ_d is an average of d iid neuron terms so
 that d·Var(Θ_d) = Var(T) at *every* width (width 64 is used). The exact Var(T) comes from
@@ -31,7 +31,7 @@ or sampled — its sampling error is added to the standard error).
     Controls (same data, same χ² test): the constant model A (no sparsity dependence)
     and the quadratic-in-1/(1-p) model A + C/(1-p)² must be rejected (a model is rejected
     when the fit of any of the 3 entries rejects it; all at the Bonferroni level).
-8'  finding — MATH.md §5 says the one-hidden-layer law is *exactly* affine in p/(1-p).
+8'  finding — docs/math.md#finite-width says the one-hidden-layer law is *exactly* affine in p/(1-p).
     That is true when the input matrix is unmasked, but not when it is masked at finite
     d0: the neuron term's input-mask row contributes E[(α₁ xᵀD_m x')²] = (xᵀx')² +
     (p/(1-p)) Σ_j x_j² x'_j², multiplied by the output mask's α₂ = 1 + p/(1-p), a term
@@ -60,10 +60,10 @@ except ImportError:  # pragma: no cover - the exact formula is optional
 
 C8 = claim("8", "width ∝ 1/(1-p): d·Var = A + B·p/(1-p) (L=1, rescaled)", "max z: "
            "variance vs exact V(p)/d, and χ² fit of the affine law (normal-equivalent)",
-           source="paper abstract; MATH.md §5")
+           source="paper abstract; docs/math.md#finite-width")
 C8f = claim("8'", "finding: L=1 law 'exactly affine' with masked input, d0=4",
             "χ² normal-equivalent z of the affine fit (refuted if > crit)",
-            source="MATH.md §5", higher_is_worse=False, control_higher_is_stronger=False)
+            source="docs/math.md#finite-width", higher_is_worse=False, control_higher_is_stronger=False)
 
 PS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85)
 WIDTH = 128

@@ -9,7 +9,7 @@ for draw; and their Monte Carlo mean matches the dense limit:
     p = 0:  Θ̃_pruned = Θ^(L) (Arora et al. 2019),   Θ^(L)(x,x) = (L+1)||x||² (ReLU)
 
 Source: paper abstract ("at p = 0 … matches the fully-connected bound of earlier work");
-LITERATURE.md (Arora et al. [read]/[derived]); MATH.md §2.
+docs/references.md (Arora et al. [read]/[derived]); docs/math.md#limit.
 
 9a  symbolic — ``theory.scaling_factor`` is 1 at p = 0, and the derived factor with a
     symbol p substituted p → 0 is 1; ``theory.symbolic_ntk`` at θ = 0, |x| = 1 is exactly
@@ -42,10 +42,10 @@ from checks._support import (claim, expect_holds, expect_rejects, fmt_arch, hyp,
                              make_arch)
 
 C9a = claim("9a", "p=0 reduces to dense: symbolic", "|derived − expected| (0 = identical)",
-            source="MATH.md §2; Arora et al. 2019", stochastic=False)
+            source="docs/math.md#limit; Arora et al. 2019", stochastic=False)
 C9b = claim("9b", "p=0 reduces to dense: float64/mpmath, finite nets", "relative "
             "difference from the dense kernel (tol 1e-15 float64, 1e-45 mpmath)",
-            source="MATH.md §2; Arora et al. 2019", stochastic=False)
+            source="docs/math.md#limit; Arora et al. 2019", stochastic=False)
 C9c = claim("9c", "p=0 reduces to dense: Monte Carlo", "max |z| of mean empirical NTK vs "
             "Arora's Θ^(L)", source="Arora et al. 2019")
 

@@ -1,5 +1,5 @@
 """Generated blocks of notes/bound_comparison.md: Arora et al. 2019 Thm 3.1 vs the
-Yang–Wang family, via theory.bounds (MATH.md §6)."""
+Yang–Wang family, via theory.bounds (docs/math.md#bounds)."""
 from __future__ import annotations
 
 import sympy

@@ -1,5 +1,5 @@
-"""Generated blocks of notes/input_layer_mixture.md: exact (mask-mixture, MATH.md §4)
-versus wide (MATH.md §3) input layer, via ``theory.limit_ntk``."""
+"""Generated blocks of notes/input_layer_mixture.md: exact (mask-mixture, docs/math.md#input-layer)
+versus wide (docs/math.md#pruning) input layer, via ``theory.limit_ntk``."""
 from __future__ import annotations
 
 import numpy as np
@@ -97,7 +97,7 @@ def _depth() -> str:
 
 
 def _claim() -> str:
-    """MATH.md §4: "d0 = 5, L = 3, p = 0.5, rescaled ... about 17 % above the dense kernel"."""
+    """docs/math.md#input-layer: "d0 = 5, L = 3, p = 0.5, rescaled ... about 17 % above the dense kernel"."""
     d0, n = 5, 40
     arch = Architecture(depth=3, p=0.5, rescale=True)
     X = _inputs(n, d0, SEED)

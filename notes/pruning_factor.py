@@ -1,5 +1,5 @@
 """Generated blocks of notes/pruning_factor.md: the factor Θ̃/Θ derived by
-``theory.scaling_factor`` (MATH.md §3), never typed in."""
+``theory.scaling_factor`` (docs/math.md#pruning), never typed in."""
 from __future__ import annotations
 
 import sympy

@@ -1,4 +1,4 @@
-"""Tests of theory.bounds: finite-width bounds as symbolic objects (MATH.md §6)."""
+"""Tests of theory.bounds: finite-width bounds as symbolic objects (docs/math.md#bounds)."""
 from __future__ import annotations
 
 import math

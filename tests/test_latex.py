@@ -18,7 +18,7 @@ from theory import latex as TL
 @pytest.mark.parametrize("model", ["generic", "mask", "variance"])
 @pytest.mark.parametrize("depth", [0, 1, 2, 3, 4])
 def test_typed_recursion_matches_code(depth: int, model: str) -> None:
-    """The general formula printed in recursion_fragment (MATH.md §3) equals the expansion
+    """The general formula printed in recursion_fragment (docs/math.md#pruning) equals the expansion
     of theory.recursion.run_recursion."""
     assert sympy.expand(TL.derived_ntk(depth, model) - TL.template_ntk(depth, model)) == 0
 

@@ -34,7 +34,7 @@ def _effective(net: Network, h: int) -> np.ndarray:
 
 
 def _ref_forward(net: Network, x: np.ndarray):
-    """Explicit MATH.md §1 forward pass for one input: pre-activations and g's."""
+    """Explicit docs/math.md#network forward pass for one input: pre-activations and g's."""
     act, cs = net.arch.act, float(net.arch.act.c_sigma(NUMPY))
     gs, fs = [np.asarray(x, float)], []
     for h in range(net.depth):
@@ -352,7 +352,7 @@ def _diag_z(q_exponent_offset: int):
 
 def test_relu_diagonal_mean_is_exact_at_finite_width():
     """E[Θ_d(x,x)] = q^(L+1) (L+1) ||x||² at every finite width (ReLU, hard masks, no
-    rescaling, all L+1 matrices pruned with p; MATH.md §3), up to the event that a neuron
+    rescaling, all L+1 matrices pruned with p; docs/math.md#pruning), up to the event that a neuron
     loses its whole fan-in or all its active inputs (≤ 64·2^-64 for the input layer with
     d0 = 64, ≤ 64·(1 - q/2)^64 ≈ 6e-7 for layer 2: negligible against the standard error).
 

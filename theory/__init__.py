@@ -1,5 +1,5 @@
 """Symbolic, high-precision and Monte Carlo verifier for the NTK of randomly pruned MLPs
-(Yang & Wang, AISTATS 2023). See README.md and MATH.md for conventions.
+(Yang & Wang, AISTATS 2023). See README.md and docs/math.md for conventions.
 
 Public API (stable)::
 

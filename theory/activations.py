@@ -4,16 +4,16 @@ neural-tangents' ``stax``).
 An :class:`Activation` knows, for every backend (``theory.backends``):
 
 * ``forward`` / ``derivative`` on float64 arrays (the finite network, ``theory.network``);
-* ``c_sigma = 1 / E_{z~N(0,1)}[σ(z)²]`` (MATH.md §1), computed, not assumed;
+* ``c_sigma = 1 / E_{z~N(0,1)}[σ(z)²]`` (docs/math.md#network), computed, not assumed;
 * ``variance_map(B, v)``: ``Σ(x,x) = c_σ E[σ(u)²]``, ``u ~ N(0, v)``;
 * ``pair_map(B, va, vb, θ, φ)``: ``(Σ(x,x'), Σ̇(x,x'))`` for pre-activations with variances
-  ``va, vb`` and correlation ``cos θ`` (``φ = π − θ``), MATH.md §2;
+  ``va, vb`` and correlation ``cos θ`` (``φ = π − θ``), docs/math.md#limit;
 * ``output_angle(...)``: the correlation angle of the layer's output kernel.
 
 Closed forms:
 
 * ReLU and ReLU² are the arc-cosine kernels of order 1 and 2 (Cho & Saul 2009,
-  LITERATURE.md): ``E[relu(u)^n relu(v)^n] = (ab)^{n/2} J_n(θ) / (2π)``, and
+  docs/references.md): ``E[relu(u)^n relu(v)^n] = (ab)^{n/2} J_n(θ) / (2π)``, and
   ``σ' = n relu^{n-1}`` brings order ``n − 1``.
 * erf (Williams 1997): ``E[erf(u) erf(v)] = (2/π) asin(2c / sqrt((1+2a)(1+2b)))`` and
   ``E[erf'(u) erf'(v)] = (4/π) / sqrt((1+2a)(1+2b) − 4c²)``, ``c = sqrt(ab) cos θ``; the

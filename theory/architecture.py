@@ -1,11 +1,11 @@
 """Validated, immutable description of a (randomly pruned) fully-connected network.
 
-Convention (MATH.md §1, Arora et al. 2019): ``depth = L`` hidden layers, hence ``L + 1``
+Convention (docs/math.md#network, Arora et al. 2019): ``depth = L`` hidden layers, hence ``L + 1``
 weight matrices ``W^(1) … W^(L+1)``; matrix index ``h`` in this module is *0-based*
 (``0`` = input matrix ``W^(1)``, ``L`` = output matrix ``W^(L+1)``), matching the ``p``
 sequence.
 
-Per matrix ``h`` the architecture derives (MATH.md §3):
+Per matrix ``h`` the architecture derives (docs/math.md#pruning):
 
 * ``p_h``     pruning probability (0 for an unpruned matrix), ``q_h = 1 - p_h``;
 * ``alpha_h`` forward multiplier of the kept weights' variance: ``1/q_h`` when rescaled,
@@ -195,13 +195,13 @@ class Architecture:
         return 1 / self.q_of(h) if (self.rescale and h in self.pruned_matrices()) else 1
 
     def s_of(self, h: int) -> PLike:
-        """Effective forward weight variance ``s_h = alpha_h q_h`` (MATH.md §3)."""
+        """Effective forward weight variance ``s_h = alpha_h q_h`` (docs/math.md#pruning)."""
         if h not in self.pruned_matrices():
             return 1
         return 1 if self.rescale else self.q_of(h)
 
     def grad_factor_of(self, h: int) -> PLike:
-        """``G_h``: ``s_h`` under hard masks, ``1`` under the variance model (MATH.md §3)."""
+        """``G_h``: ``s_h`` under hard masks, ``1`` under the variance model (docs/math.md#pruning)."""
         return self.s_of(h) if self.model == "mask" else 1
 
     def dense(self) -> "Architecture":

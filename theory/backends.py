@@ -1,4 +1,4 @@
-"""Three interchangeable number systems for the one recursion (DESIGN.md).
+"""Three interchangeable number systems for the one recursion (docs/design.md).
 
 The recursion (``theory.recursion``) and the kernel maps (``theory.activations``) are
 written once against the small namespace defined here:

@@ -1,4 +1,4 @@
-"""Finite-width NTK bounds as symbolic objects (MATH.md §6).
+"""Finite-width NTK bounds as symbolic objects (docs/math.md#bounds).
 
 A finite-width theorem of the form
 
@@ -11,7 +11,7 @@ constant ``C`` kept as a positive Symbol.  The module then
 
 * builds the two bounds the project knows of: :func:`arora_bound` (Arora et al. 2019,
   Thm 3.1) and :func:`yang_wang_bound` (Yang & Wang 2023, a *parametrised family*, since the
-  printed exponents are unknown to us -- see LITERATURE.md);
+  printed exponents are unknown to us -- see docs/references.md);
 * checks *symbolically* the two constraints the Yang & Wang abstract does state:
   :func:`reduces_to_dense_up_to_logs` (at ``p = 0`` the bound is Arora's up to log factors)
   and :func:`sparsity_dependence` (the width is asymptotically linear in ``1/(1-p)``);
@@ -235,7 +235,7 @@ def arora_bound() -> WidthBound:
     matrices, NTK parametrisation): if ``min_h d_h >= C L^6/eps^4 log(L/delta)`` then with
     probability ``>= 1 - delta``, ``|Theta_d(x,x') - Theta^(L)(x,x')| <= (L+1) eps``.
 
-    Status: the statement is recalled and restated by citing papers (LITERATURE.md marks it
+    Status: the statement is recalled and restated by citing papers (docs/references.md marks it
     "[derived, high confidence]"); the constant ``C`` is unspecified in the source (``Omega``).
     """
     s = SYMBOLS
@@ -246,7 +246,7 @@ def arora_bound() -> WidthBound:
         failure_prob=s.delta,
         assumptions="ReLU, ||x||, ||x'|| <= 1, dense, all hidden widths >= d",
         source=_ARORA_SOURCE,
-        status=("Shape recalled/restated (LITERATURE.md: derived, high confidence); "
+        status=("Shape recalled/restated (docs/references.md: derived, high confidence); "
                 "constant C unspecified (Omega)."),
         parameters=(("a_L", sympy.Integer(6)), ("a_eps", sympy.Integer(4)),
                     ("a_log", sympy.Integer(1))),

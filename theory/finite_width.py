@@ -1,17 +1,17 @@
-"""Monte Carlo finite-width measurements (MATH.md §5, §6).
+"""Monte Carlo finite-width measurements (docs/math.md#finite-width, docs/math.md#bounds).
 
 * :func:`error_quantile` / :func:`needed_width` / :func:`slack_table`: the width that the
   empirical NTK actually needs so that ``|Θ_d(x,x') − Θ̃(x,x')| ≤ (L+1)ε`` with probability
   ``≥ 1 − δ`` (the event of Arora et al. 2019, Thm 3.1), compared with the symbolic bounds
   of :mod:`theory.bounds` (Arora; the Yang–Wang family's default) at constant ``C = 1``.
   Method: the empirical ``(1−δ)``-quantile ``Q(d)`` of the error at a measured width ``d``
-  is extrapolated with the ``d^{-1/2}`` law (MATH.md §5, "Rate"):
+  is extrapolated with the ``d^{-1/2}`` law (docs/math.md#finite-width, "Rate"):
   ``d_needed = d · (Q(d)/((L+1)ε))²``; measuring at two widths checks the law. The
   Monte Carlo interval is the distribution-free order-statistic interval of the quantile,
   mapped through the same formula (it does not include the extrapolation's systematic
   error, which the two widths expose).
 * :func:`diagonal_log_ratio` / :func:`depth_law`: ``log(E[Θ²]/E[Θ]²)`` on the diagonal
-  against ``β`` (Hanin & Nica 2020: ``≃ exp(5β)``, ``β = Σ_l 1/d_l``; LITERATURE.md), with
+  against ``β`` (Hanin & Nica 2020: ``≃ exp(5β)``, ``β = Σ_l 1/d_l``; docs/references.md), with
   ``β`` computed with the nominal widths ``d_l`` or the effective ``q·d_l``.
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ def error_quantile(arch: Architecture, X: np.ndarray, width: int, *, n_draws: in
                    alpha: float = 0.05, target: float | None = None) -> QuantileEstimate:
     """Empirical ``(1 − δ)``-quantile of ``|Θ_d(x,x') − Θ̃(x,x')|`` over ``n_draws``
     networks of width ``width``; ``Θ̃`` = :func:`theory.limit_ntk` with the exact input
-    layer (MATH.md §4) unless ``target`` is given."""
+    layer (docs/math.md#input-layer) unless ``target`` is given."""
     X = np.asarray(X, dtype=np.float64)
     i, j = pair
     lim = float(limit_ntk(arch, X)[i, j]) if target is None else float(target)
@@ -158,7 +158,7 @@ class LogRatio:
 def diagonal_log_ratio(arch: Architecture, x: np.ndarray, width: int, *, n_draws: int = 300,
                        seed: int = 0) -> LogRatio:
     """``log(E[Θ_d(x,x)²]/E[Θ_d(x,x)]²)`` by Monte Carlo, with its delta-method error
-    (Hanin & Nica 2020's quantity; LITERATURE.md)."""
+    (Hanin & Nica 2020's quantity; docs/references.md)."""
     X = np.asarray(x, dtype=np.float64).reshape(1, -1)
     y = _draws(arch, X, width, n_draws, seed)[:, 0, 0]
     m1, m2 = float(y.mean()), float((y * y).mean())

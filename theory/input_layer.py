@@ -1,4 +1,4 @@
-"""The input layer's finite fan-in: the mask mixture of MATH.md §4.
+"""The input layer's finite fan-in: the mask mixture of docs/math.md#input-layer.
 
 When the input matrix ``W^(1)`` carries a hard mask, neuron ``i`` of layer 1 sees its own
 mask row ``m`` and, conditional on it, its pre-activations are Gaussian with covariance
@@ -119,7 +119,7 @@ def _angle(B: Backend, wedge_sqrt, c):
 
 def layer1_mixture(B: Backend, arch: Architecture, X: Any, *, method: str = "auto",
                    n_masks: int = DEFAULT_N_MASKS, seed: int = 0) -> Mixture:
-    """Layer-1 kernels of MATH.md §4 for all pairs of rows of ``X``."""
+    """Layer-1 kernels of docs/math.md#input-layer for all pairs of rows of ``X``."""
     if method not in ("auto", "exact", "sampled"):
         raise ValueError(f"method must be 'auto', 'exact' or 'sampled', got {method!r}")
     X = np.asarray(X, dtype=np.float64) if not isinstance(B, SympyBackend) else np.asarray(X)

@@ -3,15 +3,15 @@
 Every formula that exists in code as a sympy object is printed with ``sympy.latex`` from
 that object, so the LaTeX cannot drift from the code:
 
-* the arc-cosine kernels ``κ₀, κ₁`` and ``J₂`` (Cho & Saul 2009; MATH.md §2) come from the
+* the arc-cosine kernels ``κ₀, κ₁`` and ``J₂`` (Cho & Saul 2009; docs/math.md#limit) come from the
   ReLU / ReLU² kernel maps of :mod:`theory.activations` evaluated with the sympy backend;
-* the unrolled pruned NTK ``Θ̃^(L)`` at a concrete depth (MATH.md §3) comes from running
+* the unrolled pruned NTK ``Θ̃^(L)`` at a concrete depth (docs/math.md#pruning) comes from running
   the one recursion (:func:`theory.recursion.run_recursion`) with a *generic* activation
   whose kernel maps return the symbols ``Σ̃^(h), Σ̇̃^(h)`` and with symbolic ``s_h, G_h``;
 * the scaling factor ``Θ̃/Θ`` comes from :func:`theory.scaling_factor` (derived there by
   cancelling the sympy recursions, never typed in);
-* the bounds come from :func:`theory.bounds.to_latex` (MATH.md §6);
-* the one-hidden-layer variance constant (MATH.md §5) from :mod:`theory.variance` when that
+* the bounds come from :func:`theory.bounds.to_latex` (docs/math.md#bounds);
+* the one-hidden-layer variance constant (docs/math.md#finite-width) from :mod:`theory.variance` when that
   module provides a sympy expression (see :func:`variance_fragment`).
 
 The general-``h`` recursion (with ``\\sum``/``\\prod`` over layers) is notation, not a code
@@ -23,7 +23,7 @@ fragment can be pasted into a paper): ``\\Sigma^{(h)}``, ``\\dot\\Sigma^{(h)}``,
 ``\\Theta^{(L)}`` (dense), ``\\tilde\\Sigma^{(h)}``, ``\\dot{\\tilde\\Sigma}^{(h)}``,
 ``\\tilde\\Theta^{(L)}`` (pruned), ``p`` / ``p_h`` the pruning probability, ``q = 1-p``,
 ``s_h`` the effective weight variance and ``G_h`` the gradient factor of weight matrix
-``h = 1 … L+1`` (1-based, as in MATH.md).
+``h = 1 … L+1`` (1-based, as in docs/math.md).
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def _tex(expr: Any, **names: Any) -> str:
 
 def arccos_kernels() -> dict[str, sympy.Expr]:
     """``κ₀(ρ)``, ``κ₁(ρ)`` (ReLU, ``c_σ = 2``), ``J₂(θ)`` and ``k₂`` as sympy expressions,
-    obtained from the code's kernel maps (MATH.md §2, LITERATURE.md Cho & Saul 2009).
+    obtained from the code's kernel maps (docs/math.md#limit, docs/references.md Cho & Saul 2009).
 
     ``κ₁ = Σ(x,x')/sqrt(Σ(x,x)Σ(x',x'))`` and ``κ₀ = Σ̇(x,x')`` are read off the ReLU
     ``pair_map`` of :mod:`theory.activations` at unit variances with ``θ = arccos ρ``; ``J₂``
@@ -85,8 +85,8 @@ def arccos_kernels() -> dict[str, sympy.Expr]:
 
 
 def kernels_fragment() -> str:
-    """The arc-cosine kernels (MATH.md §2): ``Σ^(h)``, ``Σ̇^(h)`` for ReLU via ``κ₁, κ₀``
-    and ``J₂`` for the fourth moments (MATH.md §5), all printed from code."""
+    """The arc-cosine kernels (docs/math.md#limit): ``Σ^(h)``, ``Σ̇^(h)`` for ReLU via ``κ₁, κ₀``
+    and ``J₂`` for the fourth moments (docs/math.md#finite-width), all printed from code."""
     k = arccos_kernels()
     th = sympy.Symbol(r"\theta")
     j2 = k["J2"].xreplace({_THETA: th})
@@ -183,7 +183,7 @@ def derived_ntk(depth: int, model: str = "generic") -> sympy.Expr:
     :func:`theory.recursion.run_recursion` (sympy backend) with a generic activation and
     symbolic ``s_h`` and ``G_h`` (``model="generic"``), ``G_h = s_h`` (``"mask"``) or
     ``G_h = 1`` (``"variance"``). Expanded into the sum of the layers' own terms
-    (MATH.md §3); ``Sigmat_0`` stands for ``Σ^(0)(x,x') = xᵀx'``."""
+    (docs/math.md#pruning); ``Sigmat_0`` stands for ``Σ^(0)(x,x') = xᵀx'``."""
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
         raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
     if model not in ("generic", "mask", "variance"):
@@ -200,7 +200,7 @@ def derived_ntk(depth: int, model: str = "generic") -> sympy.Expr:
 
 
 def template_ntk(depth: int, model: str = "generic") -> sympy.Expr:
-    """The typed formula of MATH.md §3 as sympy: ``Σ_h G_h Σ̃^(h-1) Π_{k=h}^{L} Σ̇̃^(k)
+    """The typed formula of docs/math.md#pruning as sympy: ``Σ_h G_h Σ̃^(h-1) Π_{k=h}^{L} Σ̇̃^(k)
     Π_{k=h+1}^{L+1} s_k`` (1-based). Used only to test that the printed general formula
     agrees with :func:`derived_ntk`."""
     sy = symbols_for_depth(depth)
@@ -247,13 +247,13 @@ def _layer_terms(expr: sympy.Expr, depth: int) -> list[sympy.Expr]:
 
 
 def recursion_fragment(depth: int = 3) -> str:
-    """The pruned recursion (MATH.md §3): pre-activation covariance, the recursive and the
+    """The pruned recursion (docs/math.md#pruning): pre-activation covariance, the recursive and the
     unrolled form of ``Θ̃`` with ``s_h``, ``G_h`` (typed general form, checked by tests),
     and the depth-``L`` expansion printed from the code's recursion (three models)."""
     L = depth
     names = _recursion_names(L)
     lines = [
-        r"% Pruned NTK recursion (MATH.md sec. 3); weight matrices h = 1..L+1, "
+        r"% Pruned NTK recursion (docs/math.md#pruning); weight matrices h = 1..L+1, "
         r"s_h = alpha_h q_h, G_h = s_h (hard masks) or 1 (variance model).",
         r"% Generated by theory.latex; the depth-" + str(L)
         + r" expansion is printed from theory.recursion.run_recursion.",
@@ -328,12 +328,12 @@ def _p_value(p: Any) -> sympy.Expr | None:
 def scaling_fragment(depth: int = 3, p: Any = None) -> str:
     """The derived factor ``Θ̃^(L)/Θ^(L)`` for ReLU (:func:`theory.scaling_factor`) under the
     standard pruning patterns, printed by ``sympy.latex``; with ``p`` given, also its value.
-    Wide-input limit (MATH.md §3); the input-layer mask mixture (§4) is not a scalar."""
+    Wide-input limit (docs/math.md#pruning); the input-layer mask mixture (§4) is not a scalar."""
     pv = _p_value(p)
     rows = scaling_table(depth)
     lines = [
         r"% Pruning factor Theta~/Theta (ReLU), derived by theory.scaling.scaling_factor "
-        r"from the sympy recursion (MATH.md sec. 3).",
+        r"from the sympy recursion (docs/math.md#pruning).",
         rf"For ReLU and depth $L = {depth}$ (wide input layer, equal $p$ on every pruned "
         r"weight matrix):",
         r"\begin{align*}",
@@ -354,7 +354,7 @@ def scaling_fragment(depth: int = 3, p: Any = None) -> str:
 # ----------------------------------------------------------------------------- variance
 
 def variance_constants() -> dict[str, sympy.Expr] | None:
-    """The one-hidden-layer variance constant ``V = Var T`` (MATH.md §5) from
+    """The one-hidden-layer variance constant ``V = Var T`` (docs/math.md#finite-width) from
     :func:`theory.variance.symbolic_moments` (wide-input form) and
     :func:`theory.variance.diagonal_moments` (exact in ``d0`` on the diagonal), decomposed
     as ``V_mask,rescaled = A + p/(1-p)·B`` (the decomposition is computed and verified here,
@@ -385,7 +385,7 @@ def variance_constants() -> dict[str, sympy.Expr] | None:
 
 
 def variance_fragment() -> str:
-    """``Var(T)`` of one hidden layer (MATH.md §5), printed from :mod:`theory.variance`.
+    """``Var(T)`` of one hidden layer (docs/math.md#finite-width), printed from :mod:`theory.variance`.
 
     HOOK: when that module is unavailable a clearly marked placeholder is emitted."""
     c = variance_constants()
@@ -407,7 +407,7 @@ def variance_fragment() -> str:
             return ""
         return _tex(f, symbol_names={qsym: r"(1-p)"}) + r"\,"
     return "\n".join([
-        r"% One-hidden-layer variance constant (MATH.md sec. 5), printed from "
+        r"% One-hidden-layer variance constant (docs/math.md#finite-width), printed from "
         r"theory.variance.symbolic_moments / diagonal_moments (ReLU, wide-input form).",
         r"For $L = 1$, $\Theta_d = \frac1d\sum_{i=1}^d T_i$ with i.i.d.\ neuron terms, so "
         r"$\operatorname{Var}\Theta_d = V/d$ with $V = \operatorname{Var}(T)$, "
@@ -432,7 +432,7 @@ def variance_fragment() -> str:
 
 def bounds_fragment(p: Any = None) -> str:
     """Arora et al. 2019 Thm 3.1 and the Yang–Wang family (default guess), via
-    :func:`theory.bounds.to_latex` (MATH.md §6), with the ratio of the two widths."""
+    :func:`theory.bounds.to_latex` (docs/math.md#bounds), with the ratio of the two widths."""
     from . import bounds as tb
     ar, yw = tb.arora_bound(), tb.yang_wang_bound()
     cmp_ = tb.compare(yw, ar)
@@ -442,7 +442,7 @@ def bounds_fragment(p: Any = None) -> str:
     ratio = num / den
     ratio_tex = rf"\frac{{{_tex(num)}}}{{{_tex(den)}}}" if den != 1 else _tex(num)
     lines = [
-        r"% Finite-width bounds (MATH.md sec. 6), printed by theory.bounds.to_latex; "
+        r"% Finite-width bounds (docs/math.md#bounds), printed by theory.bounds.to_latex; "
         r"C is the theorem's unspecified constant.",
         r"\begin{align*}",
         r"&\text{Arora et al.\ (2019), Thm.~3.1:} && " + tb.to_latex(ar, with_guarantee=True)

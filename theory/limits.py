@@ -1,8 +1,8 @@
 """The infinite-width kernels of a (pruned) architecture on concrete inputs.
 
 ``limit_ntk`` / ``limit_nngp`` evaluate the one recursion (``theory.recursion``) on all
-pairs of rows of ``X``, with the input layer either exact (the mask mixture of MATH.md §4,
-``theory.input_layer``) or "wide" (MATH.md §3: layer 1 treated like the others).
+pairs of rows of ``X``, with the input layer either exact (the mask mixture of docs/math.md#input-layer,
+``theory.input_layer``) or "wide" (docs/math.md#pruning: layer 1 treated like the others).
 """
 from __future__ import annotations
 
@@ -74,11 +74,11 @@ def limit_kernels(arch: Architecture, X: Any, *, input_layer: str = "exact",
 
 def limit_ntk(arch: Architecture, X: Any, input_layer: str = "exact", *,
               backend: Any = "numpy", dps: int = 50, **kw: Any) -> np.ndarray:
-    """Infinite-width NTK ``Θ̃`` (MATH.md §2–4) of all pairs of rows of ``X``.
+    """Infinite-width NTK ``Θ̃`` (docs/math.md#limit, docs/math.md#pruning, docs/math.md#input-layer) of all pairs of rows of ``X``.
 
-    ``input_layer="exact"`` uses the input-layer mask mixture (MATH.md §4) whenever the
+    ``input_layer="exact"`` uses the input-layer mask mixture (docs/math.md#input-layer) whenever the
     input matrix is hard-masked; ``"wide"`` treats layer 1 like every other layer
-    (MATH.md §3). ``backend="numpy"`` returns float64; ``"mpmath"`` an object array of
+    (docs/math.md#pruning). ``backend="numpy"`` returns float64; ``"mpmath"`` an object array of
     ``mpf`` at ``dps`` digits. Extra keywords (``per_layer`` excluded) go to
     :func:`limit_kernels`.
     """

@@ -1,6 +1,6 @@
-"""The finite randomly pruned network and its exact empirical NTK (MATH.md §1, §3, §4).
+"""The finite randomly pruned network and its exact empirical NTK (docs/math.md#network, docs/math.md#pruning, docs/math.md#input-layer).
 
-Convention (MATH.md §1, Arora et al. 2019), ``L = arch.depth`` hidden layers, weight
+Convention (docs/math.md#network, Arora et al. 2019), ``L = arch.depth`` hidden layers, weight
 matrices indexed ``h = 0 … L`` (0-based, as in :mod:`theory.architecture`)::
 
     g^(0) = x
@@ -8,7 +8,7 @@ matrices indexed ``h = 0 … L`` (0-based, as in :mod:`theory.architecture`)::
     g^(h)   = sqrt(c_σ / d_h) · σ(f^(h))              h = 1 … L
     f       = f^(L+1)                                 scalar, no biases
 
-Two pruning models (MATH.md §3, ``arch.model``):
+Two pruning models (docs/math.md#pruning, ``arch.model``):
 
 ``"mask"``
     ``M_h`` iid Bernoulli(``q_h``) for the pruned matrices (all ones otherwise),
@@ -19,11 +19,11 @@ Two pruning models (MATH.md §3, ``arch.model``):
 ``"variance"``
     no masks; a pruned matrix is ``W'_h = sqrt(s_h) Z_h``, ``Z_h`` iid N(0,1), and every
     entry of ``W'_h`` is trainable, so ``Θ_h = (BᵀB) ⊙ (GᵀG)`` (no ``s_h`` in front: the
-    gradient factor ``G_h = 1`` of MATH.md §3).
+    gradient factor ``G_h = 1`` of docs/math.md#pruning).
 
 The empirical NTK is ``Θ_d = Σ_h Θ_h``; the empirical NNGP is the Gram matrix of the last
 hidden layer ``g^(L)`` (``X Xᵀ`` when ``L = 0``). The input matrix's finite fan-in
-(MATH.md §4) needs no special treatment here: its mask is drawn like any other, and this
+(docs/math.md#input-layer) needs no special treatment here: its mask is drawn like any other, and this
 finite network is what the §4 mask mixture is to be compared against.
 
 A dense matrix (unpruned, or any matrix of the variance model) is drawn by the same code
@@ -31,7 +31,7 @@ from the same stream whatever the architecture, so for one seed the variance mod
 rescaling *is* the dense network, draw for draw, and without rescaling its matrices are
 the dense ones times ``sqrt(s_h)`` (``tests/test_network.py`` checks both).
 
-Speed (DESIGN.md, "The finite network, fast"). With all input pairs ``(a, b)``, ``a ≤ b``,
+Speed (docs/design.md, "The finite network, fast"). With all input pairs ``(a, b)``, ``a ≤ b``,
 stacked as columns, a masked matrix's contribution is the column-wise dot product of
 ``B_a ⊙ B_b`` with ``M @ (G_a ⊙ G_b)``: one dense float64 GEMM per matrix, ``O(n² d²)``
 flops, and only the mask enters. An unmasked matrix reduces to ``(BᵀB) ⊙ (GᵀG)``.
@@ -321,7 +321,7 @@ def _draw_matrix(ss: np.random.SeedSequence, h: int, rows: int, cols: int, q: fl
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """One draw of the finite network (MATH.md §1, §3).
+    """One draw of the finite network (docs/math.md#network, docs/math.md#pruning).
 
     ``weights[h]`` (shape ``(d_{h+1}, d_h)``) holds the standard-normal draws: ``W_h`` with
     zeros at the pruned positions (model ``"mask"``) or ``Z_h`` (model ``"variance"``).
@@ -357,7 +357,7 @@ class Network:
 
 def draw_network(arch: Architecture, d0: int, width: WidthLike, seed: SeedLike, *,
                  workers: int | None = None) -> Network:
-    """Draw weights (and masks) of the finite network (MATH.md §1, §3).
+    """Draw weights (and masks) of the finite network (docs/math.md#network, docs/math.md#pruning).
 
     ``width``: hidden width, an int or one int per hidden layer. ``seed``: non-negative int
     or ``numpy.random.SeedSequence``; same seed → bit-identical network, whatever
@@ -407,7 +407,7 @@ class Trace:
 
 
 def forward_backward(net: Network, X: Any, *, backward: bool = True) -> Trace:
-    """Forward pass and backprop signals for all inputs at once (MATH.md §1); dense
+    """Forward pass and backprop signals for all inputs at once (docs/math.md#network); dense
     float64 matrix products with ``n`` columns. ``backward=False`` skips the backprop
     signals (``B`` is then empty), enough for the NNGP and the output."""
     if not isinstance(net, Network):
@@ -517,7 +517,7 @@ def sample_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
     """Empirical NTK, NNGP and per-matrix NTK terms of ONE network draw on ``X``.
 
     Returns ``{"ntk": (n, n), "nngp": (n, n), "per_layer": (L+1, n, n), "output": (n,)}``,
-    all float64. MATH.md §1 (network), §3 (pruning models).
+    all float64. docs/math.md#network (network), §3 (pruning models).
     """
     arch = _check_arch(arch)
     X = _check_X(X)
@@ -527,7 +527,7 @@ def sample_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
 
 def empirical_ntk(arch: Architecture, X: Any, width: WidthLike = 1024, seed: SeedLike = 0, *,
                   per_layer: bool = False) -> np.ndarray:
-    """Exact NTK ``Θ_d(x, x')`` of one finite network draw (MATH.md §1, §3): ``(n, n)``,
+    """Exact NTK ``Θ_d(x, x')`` of one finite network draw (docs/math.md#network, docs/math.md#pruning): ``(n, n)``,
     or the ``(L+1, n, n)`` per-matrix terms when ``per_layer`` (they sum to ``Θ_d``)."""
     k = sample_kernels(arch, X, width, seed)
     return k["per_layer"] if per_layer else k["ntk"]

@@ -1,4 +1,4 @@
-"""The one infinite-width recursion (MATH.md §2–4), generic over the backend.
+"""The one infinite-width recursion (docs/math.md#limit, docs/math.md#pruning, docs/math.md#input-layer), generic over the backend.
 
 State per input pair ``(x, x')``: the two variances ``Σ(x,x)``, ``Σ(x',x')`` and the
 correlation angle ``θ`` (``cos θ = ρ``) carried together with ``φ = π − θ`` (see
@@ -9,10 +9,10 @@ gradient factor of matrix ``h`` (0-based; ``theory.architecture``), the recursio
     Σ̃^(l), Σ̇̃^(l)                           from the activation's kernel map
     T^(0) = G_0 Σ^(0);   T^(l) = s_l · T^(l-1) · Σ̇̃^(l) + G_l · Σ̃^(l);   Θ̃ = T^(L)
 
-which unrolls to MATH.md §3: layer ``h``'s own term is
+which unrolls to docs/math.md#pruning: layer ``h``'s own term is
 ``G_h Σ̃^(h-1) Π_{k≥h} Σ̇̃^(k) Π_{k>h} s_k`` (1-based there). For ``s_h = G_h = 1`` this is
 Arora et al.'s ``Θ^(h) = Θ^(h-1) Σ̇^(h) + Σ^(h)``. When the input matrix is pruned and its
-fan-in ``d0`` is finite, layer 1 is replaced by the mask mixture of MATH.md §4
+fan-in ``d0`` is finite, layer 1 is replaced by the mask mixture of docs/math.md#input-layer
 (``theory.input_layer``), which supplies ``Σ̃^(1)`` and the product ``T^(0) Σ̇̃^(1)``.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ def layer_factors(arch: Architecture, B: Backend) -> tuple[list, list]:
 
 
 def wide_first_layer(B: Backend, arch: Architecture, va, vb, theta, phi, s, G) -> FirstLayer:
-    """Layer 1 as for every other layer (fan-in treated as large, MATH.md §3)."""
+    """Layer 1 as for every other layer (fan-in treated as large, docs/math.md#pruning)."""
     act = arch.act
     ua, ub = s[0] * va, s[0] * vb
     sig, sdot = act.pair_map(B, ua, ub, theta, phi)

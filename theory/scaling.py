@@ -5,14 +5,14 @@ Nothing here types the answer in. The pruned and the dense recursions
 ``‖x‖, ‖x'‖ > 0`` and angle ``θ ∈ (0, π)``); the ratio is cancelled, and it is a *scalar
 factor* exactly when the cancelled ratio is free of the inputs and of every bound
 intermediate (layer angles, transcendental variances). For ReLU with every one of the
-``L+1`` matrices hard-masked at the same ``p`` this yields ``(1-p)^(L+1)`` (MATH.md §3);
+``L+1`` matrices hard-masked at the same ``p`` this yields ``(1-p)^(L+1)`` (docs/math.md#pruning);
 the variance model yields one power fewer when every matrix is pruned at the same ``p``
 (with non-uniform pruning it has no scalar factor: layer h's term carries
 ``Π_{k≠h} s_k``); for erf/tanh without rescaling the ratio keeps
 the inputs, so no scalar factor exists.
 
-The derivation uses the wide-input recursion (MATH.md §3). With a hard-masked input
-matrix and finite ``d0`` the exact limit is the mask mixture (MATH.md §4), which is not a
+The derivation uses the wide-input recursion (docs/math.md#pruning). With a hard-masked input
+matrix and finite ``d0`` the exact limit is the mask mixture (docs/math.md#input-layer), which is not a
 scalar multiple off the diagonal (see ``theory.input_layer`` and ``checks/``).
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ def derive_scaling_factor(arch: Architecture) -> ScalingDerivation:
     return ScalingDerivation(
         factor,
         "scalar: the cancelled ratio of the sympy recursions is free of the inputs "
-        "(wide-input recursion, MATH.md §3)", factor)
+        "(wide-input recursion, docs/math.md#pruning)", factor)
 
 
 def scaling_factor(arch: Architecture) -> sympy.Expr | None:

@@ -1,16 +1,16 @@
-"""Exact variance of the one-hidden-layer empirical NTK (MATH.md §5), symbolic and numeric.
+"""Exact variance of the one-hidden-layer empirical NTK (docs/math.md#finite-width), symbolic and numeric.
 
-For ``L = 1`` (MATH.md §1 with one hidden layer of width ``d``) the empirical NTK is an
+For ``L = 1`` (docs/math.md#network with one hidden layer of width ``d``) the empirical NTK is an
 average of iid neuron terms, ``Θ_d = (1/d) Σ_i T_i``, so ``E Θ_d = E T`` at every width
 and ``Var Θ_d = V/d`` exactly, ``V = Var T``. Writing ``u, v`` for neuron ``i``'s
 pre-activations at ``x, x'`` and ``c`` for the inner product its input weights see:
 
-* hard masks (model ``"mask"``, MATH.md §3): with ``α_1, α_2`` the forward multipliers,
+* hard masks (model ``"mask"``, docs/math.md#pruning): with ``α_1, α_2`` the forward multipliers,
   ``m`` the neuron's input mask row, ``M ~ Bernoulli(q_2)`` its output mask entry and
   ``W ~ N(0,1)`` its output weight,
 
       T = c_σ α_2 M (σ(u)σ(v) + α_1 W² c σ'(u)σ'(v)),   c = xᵀD_m x',
-      (u, v) | m ~ N(0, α_1 Λ_m)                        (MATH.md §4)
+      (u, v) | m ~ N(0, α_1 Λ_m)                        (docs/math.md#input-layer)
 
 * variance model: ``T = c_σ (σ(u)σ(v) + s_2 Z² xᵀx' σ'(u)σ'(v))``, ``(u,v) ~ N(0, s_1 Λ)``.
 
@@ -20,7 +20,7 @@ ReLU ``RH = R`` and ``H² = H``; with ``E W² = 1``, ``E W⁴ = 3``, ``E M^k = q
       E[T | m]  = c_σ   γ  q_2 (E R + β c E H)
       E[T² | m] = c_σ² γ² q_2 (E R² + 2 β c E R + 3 β² c² E H)
 
-and the Gaussian moments are arc-cosine kernels (Cho & Saul 2009, LITERATURE.md):
+and the Gaussian moments are arc-cosine kernels (Cho & Saul 2009, docs/references.md):
 ``E R = sqrt(ab) J_1/(2π)``, ``E H = J_0/(2π)``, ``E R² = ab J_2/(2π)``. They are taken
 here from :mod:`theory.activations` (the ReLU and ReLU² kernel maps divided by their
 ``c_σ``), on any backend of :mod:`theory.backends`.
@@ -117,7 +117,7 @@ def symbolic_moments(arch: Architecture, *, simplify: bool = True) -> NeuronMome
     :data:`NORM_X`, :data:`NORM_Y`) and ``p`` (``arch.p`` may be the symbol :data:`P`).
 
     Exact whenever the input matrix is not hard-masked (any ``d0``). With a hard-masked
-    input matrix this is the *wide-input form* (MATH.md §3): ``Λ_m → q_1 Λ``,
+    input matrix this is the *wide-input form* (docs/math.md#pruning): ``Λ_m → q_1 Λ``,
     ``c → q_1 xᵀx'``, i.e. the mask-row fluctuations are dropped; their exact effect is
     :func:`diagonal_moments` (closed form) and :func:`neuron_moments` (enumeration).
     """
