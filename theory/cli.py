@@ -72,11 +72,8 @@ def _factor(arch: Architecture) -> dict:
             "reason": d.reason}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["latex"]:
-        from .latex import cli_main
-        return cli_main(argv[1:])
+def build_parser() -> argparse.ArgumentParser:
+    """The ``theory`` argument parser (also rendered into the docs' CLI reference)."""
     ap = argparse.ArgumentParser(prog="theory", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -105,6 +102,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_sw.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("latex", help="LaTeX export (see theory latex --help)")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["latex"]:
+        from .latex import cli_main
+        return cli_main(argv[1:])
+    ap = build_parser()
     ns = ap.parse_args(argv)
     try:
         out = _run(ns)
