@@ -73,8 +73,10 @@ html_static_path = ["_static"]
 def copy_notes(app=None, config=None) -> None:
     """Copy ``notes/*.md`` and ``notes/figures/`` into ``docs/_generated/notes/``.
 
-    A fresh copy each build, so a note removed from ``notes/`` disappears from the site.
+    A fresh copy each build, so a note removed from ``notes/`` disappears from the site;
+    likewise the autosummary stubs are regenerated, so a removed module leaves none behind.
     """
+    shutil.rmtree(GENERATED / "api", ignore_errors=True)
     dest = GENERATED / "notes"
     if dest.exists():
         shutil.rmtree(dest)

@@ -2,8 +2,8 @@
 
 Docstrings, checks, notes and CLI output cite ``docs/math.md#pruning``, ``docs/references.md``,
 ``docs/design.md`` and the like as plain text. These tests fail when such a target is
-missing: the page, the explicit MyST label ``(anchor)=`` of a ``#anchor``, or a section
-quoted by title (``docs/math.md#finite-width ("Rate")``). They also check the licence and
+missing: the page, the explicit MyST label ``(anchor)=`` of a ``#anchor``, a section
+quoted by title (``docs/math.md#finite-width ("Rate")``) or a sentence quoted from the page. They also check the licence and
 the citation metadata. The Sphinx build itself (warnings as errors) runs in ``.ci/run``.
 """
 from __future__ import annotations
@@ -37,6 +37,11 @@ def _headings(text: str) -> set[str]:
     return {h.strip() for h in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, re.M)}
 
 
+def _plain(text: str) -> str:
+    """Text without Markdown/maths markup and with whitespace collapsed."""
+    return " ".join(re.sub(r"[$`*\\]", "", text).split())
+
+
 def missing_targets(text: str, docs: Path) -> list[str]:
     """Every docs reference in ``text`` whose page, label or quoted section is missing."""
     missing = []
@@ -50,10 +55,18 @@ def missing_targets(text: str, docs: Path) -> list[str]:
         body = page.read_text(encoding="utf-8")
         if m["anchor"] and m["anchor"] not in _labels(body):
             missing.append(f"label ({m['anchor']})= in docs/{m['page']}")
-        title = m["t1"] or m["t2"]
-        # a quoted title must be a heading of the page (a quoted sentence is not checked)
-        if title and len(title.split()) <= 6 and not any(title in h for h in _headings(body)):
-            missing.append(f"section {title!r} in docs/{m['page']}")
+        quote = m["t1"] or m["t2"]
+        if not quote:
+            continue
+        quote = " ".join(quote.split())
+        if len(quote.split()) <= 6:  # a section title: must be a heading of the page
+            if not any(quote in h for h in _headings(body)):
+                missing.append(f"section {quote!r} in docs/{m['page']}")
+        else:  # a quoted sentence ("…" marks an omission): every piece must be in the page
+            plain = _plain(body)
+            for piece in (x.strip() for x in quote.split("…")):
+                if piece and _plain(piece) not in plain:
+                    missing.append(f"quoted text {piece!r} in docs/{m['page']}")
     return missing
 
 
@@ -85,6 +98,9 @@ def test_the_references_are_found_and_a_missing_target_is_reported():
     assert missing_targets("docs/guide/TOPIC.md", ROOT / "docs") == []  # a placeholder
     assert missing_targets('docs/math.md#limit ("No such section")', ROOT / "docs") == [
         "section 'No such section' in docs/math.md"]
+    assert missing_targets('docs/math.md#pruning ("this sentence is not on that page at all")',
+                           ROOT / "docs") == [
+        "quoted text 'this sentence is not on that page at all' in docs/math.md"]
 
 
 def test_math_page_has_every_section_anchor():
