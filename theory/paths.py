@@ -250,10 +250,12 @@ def masked_network(net: Network, masks: Sequence[np.ndarray | None], *,
         M = np.asarray(M, dtype=np.float64)
         if M.shape != base.shape:
             raise ValueError(f"masks[{h}] must have shape {base.shape}, got {M.shape}")
+        if not np.all((M == 0) | (M == 1)):
+            raise ValueError(f"masks[{h}] must contain only 0 and 1")
         dens = float(M.mean())
-        if dens <= 0:
-            raise ValueError(f"masks[{h}] keeps no weight")
-        a = 1.0 / dens if rescale else 1.0
+        # a matrix that keeps nothing (random pruning at tiny density can do that) has
+        # nothing to rescale: the network is then disconnected and its NTK is 0
+        a = 1.0 / dens if (rescale and dens > 0) else 1.0
         Ws.append(base * M)
         Ms.append(M)
         scales.append(sc * math.sqrt(a))
