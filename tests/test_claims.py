@@ -259,3 +259,31 @@ def test_plugin_malformed_file_is_a_collection_error(pytester):
     res = pytester.runpytest(*_plugin_args())
     assert res.ret != 0
     assert any("key 'architecture.p'" in l for l in res.outlines)
+
+
+def test_broken_engine_is_caught_even_when_symbolically_proved(monkeypatch):
+    """Break the code on purpose: an engine off by 1e-6 in its pruned limit must turn the
+    'proved' scaling claim into 'refuted' (numerics are required for 'proved')."""
+    from theory.claims import run as R
+    real = R._limit
+
+    def broken(claim, arch, X, backend="numpy"):
+        out = real(claim, arch, X, backend)
+        return out if not arch.pruned_matrices() else out * (1 + 1e-6)
+
+    monkeypatch.setattr(R, "_limit", broken)
+    c = Claim(name="scaling", kind="limit", input_layer="wide",
+              architecture=dict(depth=2, p={"from": 0.1, "to": 0.9}),
+              predict="(1 - p)**(L + 1) * dense")
+    r = C.check(c)
+    assert r.record.proved and r.verdict == "refuted"
+
+
+def test_broken_sampler_is_caught(monkeypatch):
+    """Break the Monte Carlo on purpose: networks whose kernel is 10 % too large must refute
+    the one-hidden-layer mean claim at 3000 draws (detectable effect ≈ 5 %)."""
+    from theory.claims import run as R
+    real = R.draw_kernels
+    monkeypatch.setattr(R, "draw_kernels", lambda *a, **k: real(*a, **k) * 1.10)
+    r = C.check(_mean(draws=3000, pairs="diagonal"))
+    assert r.detectable_effect < 0.1 and r.verdict == "refuted"

@@ -66,40 +66,32 @@ def make_inputs(claim: Claim, rng: np.random.Generator, monte_carlo: bool) -> In
 
 
 def pair_geometry(X: Any, pairs: list, claim_name: str, need_angle: bool,
-                  backend: str = "numpy") -> dict:
-    """``nx, nxp, rho, theta`` per pair (arrays; mpf object arrays for ``"mpmath"``)."""
-    import mpmath
+                  backend: str = "numpy", dps: int = 50) -> dict:
+    """``nx, nxp, rho, theta`` per pair (arrays; ``mpf`` object arrays for ``"mpmath"``),
+    from the engine's own input geometry (:func:`theory.recursion.input_state`, whose
+    angle keeps full relative accuracy at ``ρ = ±1``), so ``theta`` in a prediction is the
+    angle the recursion sees."""
+    from ..backends import NUMPY, mpmath_backend
+    from ..recursion import input_state
+    X = np.asarray(X, dtype=np.float64)
+    if need_angle and np.any(np.all(X == 0, axis=1)):
+        raise ValueError(f"claim {claim_name!r}, key 'inputs': a zero input has no angle; "
+                         f"rho/theta are undefined")
+    B = NUMPY if backend == "numpy" else mpmath_backend(dps)
+    v, theta, _ = input_state(B, X)
     i = [a for a, _ in pairs]
     j = [b for _, b in pairs]
     if backend == "numpy":
-        X = np.asarray(X, dtype=np.float64)
-        n = np.linalg.norm(X, axis=1)
-        nx, nxp = n[i], n[j]
-        dot = np.einsum("ij,ij->i", X[i], X[j])
-        if need_angle and np.any((nx == 0) | (nxp == 0)):
-            raise ValueError(f"claim {claim_name!r}, key 'inputs': a zero input has no angle; "
-                             f"rho/theta are undefined")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = np.clip(dot / (nx * nxp), -1.0, 1.0)
-        theta = np.arccos(rho)
-        return {"nx": nx, "nxp": nxp, "rho": rho, "theta": theta}
-    rows = [[mpmath.mpf(float(v)) for v in r] for r in np.asarray(X, dtype=np.float64)]
-    norms = [mpmath.sqrt(mpmath.fsum(v * v for v in r)) for r in rows]
-    nx = np.array([norms[a] for a in i], dtype=object)
-    nxp = np.array([norms[b] for b in j], dtype=object)
-    rho = np.empty(len(pairs), dtype=object)
-    theta = np.empty(len(pairs), dtype=object)
-    for k, (a, b) in enumerate(pairs):
-        if norms[a] == 0 or norms[b] == 0:
-            if need_angle:
-                raise ValueError(f"claim {claim_name!r}, key 'inputs': a zero input has no "
-                                 f"angle; rho/theta are undefined")
-            rho[k], theta[k] = mpmath.mpf(1), mpmath.mpf(0)
-            continue
-        r = mpmath.fsum(u * v for u, v in zip(rows[a], rows[b])) / (norms[a] * norms[b])
-        r = max(min(r, mpmath.mpf(1)), mpmath.mpf(-1))
-        rho[k], theta[k] = r, mpmath.acos(r)
-    return {"nx": nx, "nxp": nxp, "rho": rho, "theta": theta}
+        n = np.sqrt(np.asarray(v, dtype=np.float64))
+        th = np.array([theta[a, b] for a, b in pairs])
+        return {"nx": n[i], "nxp": n[j], "rho": np.cos(th), "theta": th}
+    import mpmath
+    with mpmath.workdps(dps):
+        n = [mpmath.sqrt(mpmath.mpf(x)) for x in v]
+        th = np.array([mpmath.mpf(theta[a, b]) for a, b in pairs], dtype=object)
+        return {"nx": np.array([n[a] for a in i], dtype=object),
+                "nxp": np.array([n[b] for b in j], dtype=object),
+                "rho": np.array([mpmath.cos(t) for t in th], dtype=object), "theta": th}
 
 
 @dataclass

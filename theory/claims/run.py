@@ -233,46 +233,53 @@ def _check_limit(claim: Claim, seed: np.random.SeedSequence, rec: ClaimRecord) -
         _symbolic_limit(claim, rec)
     except (ValueError, TypeError, NotImplementedError) as e:  # pragma: no cover - sympy edge
         rec.note(f"symbolic route failed ({type(e).__name__}: {str(e)[:120]}); numerics decide")
-    ii = np.array([a for a, _ in inp.pairs])
-    jj = np.array([b for _, b in inp.pairs])
     details: dict = {"inputs": inp.X.tolist(), "pairs": len(inp.pairs), "configs": []}
     for k, cfg in enumerate(cfgs):
         arch = claim.architecture_for(cfg.p)
         _check_mixture(claim, arch, inp.X)
         for backend in ("numpy", "mpmath") if k < MP_CONFIGS else ("numpy",):
-            E = _limit(claim, arch, inp.X, backend)
-            env = _names_env(claim, arch, cfg, inp, backend, E)
-            pred = _predict(claim, env, backend)
-            pred = np.broadcast_to(np.asarray(pred, dtype=object if backend == "mpmath" else float),
-                                   (len(inp.pairs),))
-            diag = np.array([abs(E[i, i]) for i in range(len(E))], dtype=object)
-            tol_floor = 1e-6 if backend == "numpy" else 1e-30
-            floor = [tol_floor * (mpmath.sqrt(diag[i] * diag[j]) if backend == "mpmath"
-                                  else math.sqrt(float(diag[i]) * float(diag[j])))
-                     for i, j in inp.pairs]
-            eng = E[ii, jj]
-            err = _rel_err(eng, pred, floor)
-            label = "float64" if backend == "numpy" else f"{MP_DPS} digits"
-            # float64 cannot judge below its own rounding: there it is a screen at 1e-13
-            # and the 50-digit comparison holds the claim to rtol
-            tol = max(rtol, F64_FLOOR) if backend == "numpy" else rtol
-            where = rec.config(f"{cfg.label} ({label})")
-            w = int(np.argmax(err))
-            rec.observe(float(err[w]), tol, bool(err[w] > tol),
-                        f"{where}: relative error {float(err[w]):.3g} at {_pair_text(inp, w)}")
-            if err[w] > tol and "counterexample" not in rec.details:
-                i, j = inp.pairs[w]
-                rec.details["counterexample"] = {
-                    "architecture": arch.describe(), "p": cfg.label, "arithmetic": label,
-                    "pair": [i, j], "x": inp.X[i].tolist(), "x_prime": inp.X[j].tolist(),
-                    "engine": str(eng[w]), "predict": str(pred[w]),
-                    "relative_error": float(err[w])}
-            ctl = _rel_err(eng, np.array([v * GROSS for v in pred], dtype=pred.dtype), floor)
-            c = float(np.max(ctl))
-            rec.control(c, tol, c > tol, f"{where}: predict × {GROSS}")
-            details["configs"].append({"p": cfg.label, "arithmetic": label,
-                                       "max_relative_error": float(err[w])})
+            with mpmath.workdps(MP_DPS if backend == "mpmath" else mpmath.mp.dps):
+                _compare_limit(claim, rec, inp, cfg, arch, backend, rtol, details)
     return details
+
+
+def _compare_limit(claim: Claim, rec: ClaimRecord, inp: Inputs, cfg: PConfig, arch,
+                   backend: str, rtol: float, details: dict) -> None:
+    """One configuration in one arithmetic (mpmath: called inside ``workdps``)."""
+    ii = np.array([a for a, _ in inp.pairs])
+    jj = np.array([b for _, b in inp.pairs])
+    E = _limit(claim, arch, inp.X, backend)
+    env = _names_env(claim, arch, cfg, inp, backend, E)
+    pred = _predict(claim, env, backend)
+    pred = np.broadcast_to(np.asarray(pred, dtype=object if backend == "mpmath" else float),
+                           (len(inp.pairs),))
+    diag = np.array([abs(E[i, i]) for i in range(len(E))], dtype=object)
+    tol_floor = 1e-6 if backend == "numpy" else 1e-30
+    floor = [tol_floor * (mpmath.sqrt(diag[i] * diag[j]) if backend == "mpmath"
+                          else math.sqrt(float(diag[i]) * float(diag[j])))
+             for i, j in inp.pairs]
+    eng = E[ii, jj]
+    err = _rel_err(eng, pred, floor)
+    label = "float64" if backend == "numpy" else f"{MP_DPS} digits"
+    # float64 cannot judge below its own rounding: there it is a screen at 1e-13
+    # and the 50-digit comparison holds the claim to rtol
+    tol = max(rtol, F64_FLOOR) if backend == "numpy" else rtol
+    where = rec.config(f"{cfg.label} ({label})")
+    w = int(np.argmax(err))
+    rec.observe(float(err[w]), tol, bool(err[w] > tol),
+                f"{where}: relative error {float(err[w]):.3g} at {_pair_text(inp, w)}")
+    if err[w] > tol and "counterexample" not in rec.details:
+        i, j = inp.pairs[w]
+        rec.details["counterexample"] = {
+            "architecture": arch.describe(), "p": cfg.label, "arithmetic": label,
+            "pair": [i, j], "x": inp.X[i].tolist(), "x_prime": inp.X[j].tolist(),
+            "engine": str(eng[w]), "predict": str(pred[w]),
+            "relative_error": float(err[w])}
+    ctl = _rel_err(eng, np.array([v * GROSS for v in pred], dtype=pred.dtype), floor)
+    c = float(np.max(ctl))
+    rec.control(c, tol, c > tol, f"{where}: predict × {GROSS}")
+    details["configs"].append({"p": cfg.label, "arithmetic": label,
+                               "max_relative_error": float(err[w])})
 
 
 # ============================================================================ statistics
@@ -299,7 +306,8 @@ def _check_moment(claim: Claim, seed: np.random.SeedSequence, rec: ClaimRecord,
     runs = []   # (cfg label, width, samples per pair, predictions per pair)
     for k, cfg in enumerate(cfgs):
         arch = claim.architecture_for(cfg.floats())
-        _check_mixture(claim, arch, inp.X)
+        if claim.expression.uses("limit"):
+            _check_mixture(claim, arch, inp.X)
         env0 = _names_env(claim, arch, cfg, inp, "numpy", None)
         for w in widths:
             env = dict(env0)
@@ -417,7 +425,6 @@ def _check_rate(claim: Claim, seed: np.random.SeedSequence, rec: ClaimRecord,
     fits = []
     for k, cfg in enumerate(cfgs):
         arch = claim.architecture_for(cfg.floats())
-        _check_mixture(claim, arch, inp.X)
         sds, kurts = [], []
         for w in widths:
             ss = np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k, w))
