@@ -1,5 +1,5 @@
 """User claims: a claim file (TOML) checked symbolically, at high precision and by
-Monte Carlo, each with a stated false-alarm rate and power (``docs/guide/claims.md``).
+Monte Carlo, each with a stated false-alarm rate and power (``docs/guide/claims.md``)::
 
     claims = theory.claims.load("examples/paper.claims.toml")
     result = theory.claims.check(claims[0], seed=0)

@@ -107,8 +107,14 @@ def draw_kernels(arch, X: np.ndarray, width: int, draws: int, seed: np.random.Se
                  kernel: str) -> np.ndarray:
     """``draws`` independent finite networks (weights *and* masks redrawn) at ``width``:
     their empirical kernels on ``X`` stacked, ``(draws, n, n)``. The one place claims
-    draw networks (draw ``k`` is seeded by ``seed.spawn_key + (k,)``)."""
+    draw networks: batched (``sample_kernels(..., draws=K)``) where the installed
+    :mod:`theory.network` offers it, else one network at a time (draw ``k`` seeded by
+    ``seed.spawn_key + (k,)``)."""
+    import inspect
     from ..network import sample_kernels
+    if "draws" in inspect.signature(sample_kernels).parameters:
+        return np.asarray(sample_kernels(arch, X, width, seed, draws=draws)[kernel],
+                          dtype=np.float64)
     out = np.empty((draws, len(X), len(X)))
     for k in range(draws):
         ss = np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,))
