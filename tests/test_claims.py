@@ -287,3 +287,14 @@ def test_broken_sampler_is_caught(monkeypatch):
     monkeypatch.setattr(R, "draw_kernels", lambda *a, **k: real(*a, **k) * 1.10)
     r = C.check(_mean(draws=3000, pairs="diagonal"))
     assert r.detectable_effect < 0.1 and r.verdict == "refuted"
+
+
+def test_nngp_kernel_numerics():
+    """The NNGP of the last hidden layer sees L matrices: hard masks scale it by (1-p)^L
+    (ReLU, wide input); the symbolic route is NTK-only, so numerics decide ('holds')."""
+    kw = dict(kind="limit", kernel="nngp", input_layer="wide", d0=3,
+              architecture=dict(depth=2, p={"from": 0.1, "to": 0.8}))
+    r = C.check(Claim(name="nngp", predict="(1 - p)**L * dense", **kw))
+    assert r.verdict == "holds", r.reason
+    r = C.check(Claim(name="nngp+1", predict="(1 - p)**(L + 1) * dense", expect="refuted", **kw))
+    assert r.verdict == "refuted"
