@@ -1,4 +1,5 @@
-"""Command line: ``theory limit | sample | factor | sweep | latex`` (JSON on stdout).
+"""Command line: ``theory limit | sample | factor | sweep | latex | check`` (JSON on stdout;
+``check`` prints a verdict table).
 
 Inputs come from ``--inputs FILE`` (``.npy``, or JSON: a list of rows or ``{"X": rows}``);
 without it a demo pair of unit vectors at 60 degrees is used.
@@ -105,7 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_sw.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("latex", help="LaTeX export (see theory latex --help)")
+    from .claims import cli as claims_cli  # theory check FILE.toml
+    claims_cli.add_parser(sub)
     ns = ap.parse_args(argv)
+    if ns.cmd == "check":
+        return claims_cli.run(ns)
     try:
         out = _run(ns)
     except (ValueError, TypeError, FloatingPointError) as e:
