@@ -69,13 +69,13 @@ assert math.fsum(ALPHA.values()) <= FAMILY_ALPHA * (1 + 1e-12)  # fsum: no round
 
 
 def pytest_addoption(parser):
+    # --seed and --verdicts-json are shared with the claim-file plugin (theory.pytest_plugin,
+    # a pytest11 entry point): defined once, whichever registers first
+    from theory.pytest_plugin import add_shared_options
+    add_shared_options(parser)
     g = parser.getgroup("checks", "claim-by-claim verification (checks/)")
-    g.addoption("--seed", action="store", type=int, default=None,
-                help="master seed of every Monte Carlo draw and hypothesis example (default 0)")
     g.addoption("--profile", action="store", default=None, choices=sorted(S.PROFILES),
                 help="ci (fast, default) or thorough; env CHECKS_PROFILE also works")
-    g.addoption("--verdicts-json", action="store", default=None, metavar="PATH",
-                help="write the verdict table to PATH as JSON")
 
 
 def pytest_configure(config):

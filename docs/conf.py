@@ -61,6 +61,9 @@ autosummary_imported_members = False
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# Methods overriding a third-party base (e.g. pytest.Item.runtest) would otherwise show that
+# library's docstring, with cross-references into its own docs that cannot resolve here.
+autodoc_inherit_docstrings = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 

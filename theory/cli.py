@@ -1,4 +1,5 @@
-"""Command line: ``theory limit | sample | factor | sweep | latex`` (JSON on stdout).
+"""Command line: ``theory limit | sample | factor | sweep | latex | check`` (JSON on stdout;
+``check`` prints a verdict table).
 
 Inputs come from ``--inputs FILE`` (``.npy``, or JSON: a list of rows or ``{"X": rows}``);
 without it a demo pair of unit vectors at 60 degrees is used.
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_sw.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("latex", help="LaTeX export (see theory latex --help)")
+    from .claims import cli as claims_cli  # theory check FILE.toml
+    claims_cli.add_parser(sub)
     return ap
 
 
@@ -112,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_main(argv[1:])
     ap = build_parser()
     ns = ap.parse_args(argv)
+    if ns.cmd == "check":
+        from .claims import cli as claims_cli
+        return claims_cli.run(ns)
     try:
         out = _run(ns)
     except (ValueError, TypeError, FloatingPointError) as e:

@@ -276,3 +276,52 @@ def slope_fit(x: Sequence[float], y: Sequence[float], *, alpha: float,
     se = math.sqrt(s2 / (sxx * w.sum()))
     t = float(_st.t.isf(alpha / 2, dof))
     return SlopeFit(b, a, se, b - t * se, b + t * se, dof, alpha)
+
+
+# ============================================================================ claims
+# (added for user claim files, theory.claims: power of the variance test)
+def variance_detectable_effect(n: int, kurtosis: float, *, alpha: float, m: int = 1,
+                               power: float = 0.8) -> float:
+    """Smallest relative deviation ``r = |σ²_true/σ²_predicted − 1|`` of a variance that
+    the Wilson–Hilferty test of :func:`variance_z` (``n`` draws, kurtosis ``κ``, level
+    ``alpha/m`` two-sided) detects with probability ``power``, in either direction (the
+    larger of the upward and downward solutions).
+
+    Under the test's model ``s²/σ²_true ~ χ²_ν/ν`` with ``ν = 2(n−1)/(κ−1)``, the cube root
+    ``Y = (s²/σ²_true)^{1/3}`` is normal with mean ``a = 1 − 2/(9ν)`` and sd
+    ``s = sqrt(2/(9ν))``; with ``k = (σ²_true/σ²_predicted)^{1/3}`` the statistic is
+    ``(kY − a)/s``, so the upward effect solves ``k (a − z_pow s) = a + c s`` and the
+    downward one ``k (a + z_pow s) = a − c s`` (``c`` the critical value, ``z_pow`` the
+    normal quantile of ``power``)."""
+    if not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not (kurtosis > 1 and math.isfinite(kurtosis)):
+        raise ValueError(f"kurtosis must be finite and > 1, got {kurtosis}")
+    zp = float(_st.norm.ppf(_check_power(power)))
+    c = critical_value(alpha, m)
+    nu = 2.0 * (n - 1) / (kurtosis - 1.0)
+    a, s = 1.0 - 2.0 / (9.0 * nu), math.sqrt(2.0 / (9.0 * nu))
+    if a - zp * s <= 0:
+        return math.inf
+    up = ((a + c * s) / (a - zp * s)) ** 3 - 1.0
+    down = 1.0 - max(a - c * s, 0.0) ** 3 / (a + zp * s) ** 3
+    return float(max(up, down))
+
+
+def draws_for_variance_effect(kurtosis: float, effect: float, *, alpha: float, m: int = 1,
+                              power: float = 0.8) -> int:
+    """Smallest ``n`` with :func:`variance_detectable_effect` ``≤ effect``."""
+    if not (effect > 0 and math.isfinite(effect)):
+        raise ValueError(f"effect must be positive and finite, got {effect}")
+    lo, hi = 2, 4
+    while variance_detectable_effect(hi, kurtosis, alpha=alpha, m=m, power=power) > effect:
+        lo, hi = hi, hi * 2
+        if hi > 1 << 40:
+            raise ValueError("effect too small: more than 2^40 draws needed")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if variance_detectable_effect(mid, kurtosis, alpha=alpha, m=m, power=power) > effect:
+            lo = mid
+        else:
+            hi = mid
+    return int(hi)
