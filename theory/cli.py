@@ -73,11 +73,8 @@ def _factor(arch: Architecture) -> dict:
             "reason": d.reason}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["latex"]:
-        from .latex import cli_main
-        return cli_main(argv[1:])
+def build_parser() -> argparse.ArgumentParser:
+    """The ``theory`` argument parser (also rendered into the docs' CLI reference)."""
     ap = argparse.ArgumentParser(prog="theory", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -108,8 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("latex", help="LaTeX export (see theory latex --help)")
     from .claims import cli as claims_cli  # theory check FILE.toml
     claims_cli.add_parser(sub)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["latex"]:
+        from .latex import cli_main
+        return cli_main(argv[1:])
+    ap = build_parser()
     ns = ap.parse_args(argv)
     if ns.cmd == "check":
+        from .claims import cli as claims_cli
         return claims_cli.run(ns)
     try:
         out = _run(ns)

@@ -16,11 +16,15 @@ A record collects, for one claim:
 
 The verdict:
 
-``proved``        the prediction was shown equal to the engine's result symbolically;
-``refuted``       some observation rejected the prediction;
-``inconclusive``  nothing was observed, a control did not reject, or the detectable effect
-                  exceeds the requested ``resolution``;
-``holds``         otherwise.
+``proved``
+    the prediction was shown equal to the engine's result symbolically;
+``refuted``
+    some observation rejected the prediction;
+``inconclusive``
+    nothing was observed, a control did not reject, or the detectable effect exceeds the
+    requested ``resolution``;
+``holds``
+    otherwise.
 """
 from __future__ import annotations
 
