@@ -92,16 +92,16 @@ def test_batch_structure_masks_and_weights_redrawn():
 
 
 # ----------------------------------------------------------------------------- reproducibility
-@pytest.mark.parametrize("d0, width", [(5, 8), (16, 180), (7, 300)])
+@pytest.mark.parametrize("d0, width", [(5, 8), (16, 180), (7, 420)])
 def test_independent_of_memory_budget_and_prefix(d0, width):
     """Same seed, budgets forcing one group per chunk vs the default: identical arrays.
     (5, 8): many draws per group; (16, 180): one draw per group, one segment;
-    (7, 300): segments that cut through matrices."""
+    (7, 420): segments that cut through matrices."""
     arch = Architecture(depth=2, activation="erf", p=0.3)
     X = _inputs(n=4, d0=d0)
     lay = _layout(arch, d0, (width, width))
     K = 2 * lay.group + 3  # ends inside a group
-    if width == 300:
+    if width == 420:
         assert len(lay.segments) > 1 and any(len(s) > 1 for s in lay.segments)
     a = sample_kernels(arch, X, width, seed=9, draws=K)
     b = sample_kernels(arch, X, width, seed=9, draws=K, memory_budget=1)
@@ -143,14 +143,14 @@ def test_large_network_single_draw_matches_its_network():
     """One draw of a network bigger than a segment (several streams per matrix)."""
     arch = Architecture(depth=1, activation="relu", p=0.5, rescale=True)
     X = _inputs(n=3, d0=700)
-    lay = _layout(arch, 700, (200,))
+    lay = _layout(arch, 700, (400,))
     assert lay.group == 1 and len(lay.segments) > 2
-    k = sample_kernels(arch, X, 200, seed=1, draws=2)
-    nets = draw_networks(arch, 700, 200, seed=1, draws=2)
+    k = sample_kernels(arch, X, 400, seed=1, draws=2)
+    nets = draw_networks(arch, 700, 400, seed=1, draws=2)
     for j in range(2):
         ref = network_kernels(nets.network(j), X)
         assert _rel_err(k["per_layer"][j], ref["per_layer"]) < 1e-12
-    assert _SEGMENT_ENTRIES < 700 * 200
+    assert 2 * _SEGMENT_ENTRIES < 700 * 400
 
 
 # ----------------------------------------------------------------------------- statistics
