@@ -348,6 +348,13 @@ def _batched_contributions(weights, masks, factors, G, Bt, n: int) -> np.ndarray
     return out
 
 
+def _groups_per_chunk(lay: _Layout, n: int, budget: int) -> int:
+    """Whole groups per chunk: within ``budget``, and preferably within a few MB, where the
+    chunk stays in cache and its reused buffers avoid page faults (measured faster)."""
+    per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None for q in lay.q))
+    return max(1, min(budget, _FAST_CHUNK_BYTES) // (per_draw * lay.group))
+
+
 def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike, draws: Any,
                     *, memory_budget: int | None = None, backward: bool = True
                     ) -> dict[str, np.ndarray]:
@@ -368,9 +375,7 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
     c_sigma = float(act.c_sigma(NUMPY))
     L = arch.depth
     D = lay.group
-    per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None for q in lay.q))
-    # within the budget, chunks of a few MB stay in cache and reuse their buffers
-    groups_per_chunk = max(1, min(budget, _FAST_CHUNK_BYTES) // (per_draw * D))
+    groups_per_chunk = _groups_per_chunk(lay, n, budget)
     n_groups = -(-K // D)
     XT = np.ascontiguousarray(X.T)
     bufs = _alloc(lay, min(n_groups, groups_per_chunk) * D)
