@@ -195,6 +195,36 @@ def jax_masked_ntk(jax, alphas, c_sigma, widths):
     return jax.jit(jax.vmap(ntk, in_axes=(0, 0, None)))
 
 
+def jax_draw(jax, dims, qs):
+    """``key -> (Ws, Ms)``: one network drawn with ``jax.random`` (Bernoulli(q) masks,
+    N(0,1) weights, float64), the JAX counterpart of our drawing."""
+    import jax.numpy as jnp
+
+    def draw(key):
+        Ws, Ms = [], []
+        for h in range(len(dims) - 1):
+            key, km, kw = jax.random.split(key, 3)
+            shape = (dims[h + 1], dims[h])
+            Ms.append(jax.random.bernoulli(km, qs[h], shape).astype(jnp.float64))
+            Ws.append(jax.random.normal(kw, shape, dtype=jnp.float64) * Ms[-1])
+        return Ws, Ms
+
+    return draw
+
+
+def jax_end_to_end(jax, alphas, c_sigma, widths, dims, qs):
+    """``jit(vmap(draw then ntk))`` over a batch of keys: JAX drawing its own networks."""
+    ntk = jax_masked_ntk(jax, alphas, c_sigma, widths)
+    draw = jax_draw(jax, dims, qs)
+
+    @jax.jit
+    def run(keys, X):
+        Ws, Ms = jax.vmap(draw)(keys)
+        return ntk(Ws, Ms, X)
+
+    return run
+
+
 def part_a(args, jax):
     arch = Architecture(depth=3, activation="relu", p=args.p, pruned="all")
     d0, n, K = 32, 3, args.draws
@@ -204,14 +234,15 @@ def part_a(args, jax):
     print(f"\n(a) depth 3, ReLU, n = {n} inputs of dim {d0}, p = {args.p} (all matrices, hard "
           f"masks), {K} draws; per-draw wall time, best of {args.repeats}")
     head = (f"{'width':>6} {'ours us':>9} {'draw us':>8} {'contr us':>8} "
-            f"{'JAX us':>9} {'JAX/ours':>9} {'max rel diff':>12}")
+            f"{'JAX us':>9} {'JAX/ours':>9} {'max rel diff':>12} {'JAX+draw us':>11} "
+            f"{'(JAX+draw)/ours':>15}")
     print(head)
     print("-" * len(head))
     for w in args.small_widths:
         empirical_ntk(arch, X, w, 0, draws=min(K, 64))  # warm-up
         t_ours, ours = best_of(lambda: empirical_ntk(arch, X, w, 0, draws=K), args.repeats)
         t_draw, t_con = ours_split(arch, X, w, 0, K, args.repeats)
-        jtxt, rtxt, dtxt = "not inst.", "-", "-"
+        jtxt, rtxt, dtxt, etxt, ertxt = "not inst.", "-", "-", "not inst.", "-"
         if jax is not None:
             fn = jax_masked_ntk(jax, alphas, cs, [w] * arch.depth)
             nets = B.draw_networks(arch, d0, w, 0, K)  # the same K networks as ours
@@ -232,11 +263,22 @@ def part_a(args, jax):
             dtxt = f"{rel_diff(jres, ours):.1e}"
             jtxt = f"{t_jax / K * 1e6:.1f}"
             rtxt = f"{t_jax / t_ours:.2f}"
-            del nets, chunks
+            del nets, chunks, res, jres
+            e2e = jax_end_to_end(jax, alphas, cs, [w] * arch.depth, (d0,) + (w,) * 3 + (1,),
+                                 [float(arch.q_of(h)) for h in range(arch.n_matrices)])
+            keys = jax.random.split(jax.random.PRNGKey(0), K)
+            key_chunks = [keys[s:s + args.jax_chunk] for s in range(0, K, args.jax_chunk)]
+            for kc in key_chunks:  # compile outside the timing
+                e2e(kc, Xj).block_until_ready()
+            t_e2e, _ = best_of(lambda: [e2e(kc, Xj).block_until_ready() for kc in key_chunks],
+                               args.repeats)
+            etxt = f"{t_e2e / K * 1e6:.1f}"
+            ertxt = f"{t_e2e / t_ours:.2f}"
         print(f"{w:>6} {t_ours / K * 1e6:>9.1f} {t_draw / K * 1e6:>8.1f} "
-              f"{t_con / K * 1e6:>8.1f} {jtxt:>9} {rtxt:>9} {dtxt:>12}")
+              f"{t_con / K * 1e6:>8.1f} {jtxt:>9} {rtxt:>9} {dtxt:>12} {etxt:>11} {ertxt:>15}")
     print("ours = empirical_ntk(..., draws=K) end to end (drawing included); draw/contr: the "
-          "same chunks timed apart; JAX: contraction of our draws only (compile excluded)")
+          "same chunks timed apart;\nJAX = jit(vmap(NTK)) of OUR draws (drawing, transfer and "
+          "compile excluded); JAX+draw = jit(vmap(jax.random draw + NTK)), compile excluded")
 
 
 # ----------------------------------------------------------------------------- NT reference (b)
@@ -279,7 +321,8 @@ def part_b(args, jax, nt):
     print(f"\n(b) depth 3, ReLU, n = {n} inputs of dim {d0}, p = {args.p}, one draw; wall "
           f"time, best of {args.repeats_large}")
     head = (f"{'width':>6} {'ours ms':>8} {'draw ms':>8} {'contr ms':>8} {'draw/contr':>10} "
-            f"{'NT jac ms':>9} {'NT vp ms':>9} {'NT/ours':>8} {'max rel diff':>12}")
+            f"{'NT jac ms':>9} {'NT vp ms':>9} {'NT/ours':>8} {'max rel diff':>12} "
+            f"{'JAX draw ms':>11}")
     print(head)
     print("-" * len(head))
     for w in args.large_widths:
@@ -289,6 +332,16 @@ def part_b(args, jax, nt):
                                args.repeats_large)
         t_draw, t_con = ours_split(arch, X, w, 0, 1, args.repeats_large)
         cols, diffs = {}, []
+        jd_txt = "not inst."
+        if jax is not None:
+            dims = (d0,) + widths + (1,)
+            jd = jax.jit(jax_draw(jax, dims, [float(arch.q_of(h))
+                                               for h in range(arch.n_matrices)]))
+            key = jax.random.PRNGKey(0)
+            jax.block_until_ready(jd(key))  # compile
+            t_jd, _ = best_of(lambda: jax.block_until_ready(jd(key)), args.repeats_large)
+            jd_txt = f"{t_jd * 1e3:.1f}"
+            del jd
         if nt is not None:
             nets = B.draw_networks(arch, d0, w, 0, 1)
             Ws = [jax.device_put(np.ascontiguousarray(a[0].T)) for a in nets.weights]
@@ -317,10 +370,11 @@ def part_b(args, jax, nt):
         print(f"{w:>6} {t_ours * 1e3:>8.1f} {t_draw * 1e3:>8.1f} {t_con * 1e3:>8.1f} "
               f"{t_draw / t_con:>10.2f} {fmt.get('jac', nt_txt):>9} {fmt.get('vp', nt_txt):>9} "
               f"{(min(times) / t_ours if times else float('nan')):>8.2f} "
-              f"{(f'{max(diffs):.1e}' if diffs else '-'):>12}")
+              f"{(f'{max(diffs):.1e}' if diffs else '-'):>12} {jd_txt:>11}")
     print("ours = empirical_ntk(..., draws=1) end to end (drawing included); NT: "
           "empirical_ntk_fn on our drawn masked weights (drawing, transfer, compile excluded); "
-          "NT/ours uses the faster NT implementation")
+          "NT/ours uses the faster NT implementation;\nJAX draw = jit(jax.random "
+          "bernoulli + normal) of the same shapes, for reference (not in NT's time)")
 
 
 def main(argv=None) -> None:

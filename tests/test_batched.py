@@ -91,6 +91,25 @@ def test_batch_structure_masks_and_weights_redrawn():
     assert nets.ntk_factors == (2.0, 1.0, 4.0)
 
 
+def test_groups_and_segments_draw_different_numbers():
+    """Every group and every segment has its own stream: the first draw of each group (and
+    the two segments of a large draw) do not repeat each other's numbers position by
+    position (a shared stream would repeat them all; chance coincidences of float32-valued
+    normals are ~1e-7 per position)."""
+    arch = Architecture(depth=1, activation="relu", p=0.3)
+    lay = _layout(arch, 30, (100,))
+    assert lay.group > 1
+    nets = draw_networks(arch, 30, 100, seed=4, draws=3 * lay.group)
+    W = nets.weights[0]
+    for a, b in ((0, lay.group), (lay.group, 2 * lay.group)):
+        assert np.mean((W[a] == W[b]) & (W[a] != 0)) < 1e-3
+    big = draw_networks(Architecture(depth=1, activation="relu", pruned="none"), 700, 400,
+                        seed=4, draws=1)
+    flat = big.weights[0].reshape(-1)
+    S = _SEGMENT_ENTRIES
+    assert np.mean(flat[:S] == flat[S:2 * S]) < 1e-3
+
+
 # ----------------------------------------------------------------------------- reproducibility
 @pytest.mark.parametrize("d0, width", [(5, 8), (16, 180), (7, 420)])
 def test_independent_of_memory_budget_and_prefix(d0, width):
