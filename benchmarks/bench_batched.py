@@ -167,7 +167,7 @@ def ours_split(arch, X, width, seed, draws, repeats):
             W, M = B._draw_groups(ss, lay, g0, ng, bufs)
             t1 = time.perf_counter()
             G, Bt, _ = B._batched_trace(W, scales, arch.act, cs, widths, XT, True)
-            B._batched_contributions(W, M, factors, G, Bt, n)
+            B._batched_contributions(W, M, factors, G, Bt, n, lay.group)
             t2 = time.perf_counter()
             t_draw += t1 - t0
             t_con += t2 - t1

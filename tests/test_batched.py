@@ -124,7 +124,7 @@ def test_independent_of_memory_budget_and_prefix(d0, width):
         assert len(lay.segments) > 1 and any(len(s) > 1 for s in lay.segments)
     a = sample_kernels(arch, X, width, seed=9, draws=K)
     b = sample_kernels(arch, X, width, seed=9, draws=K, memory_budget=1)
-    per = bytes_per_draw(lay.dims, 4, (True, True, True))
+    per = bytes_per_draw(lay.dims, 4, (True, True, True), lay.group)
     c = sample_kernels(arch, X, width, seed=9, draws=K,
                        memory_budget=per * lay.group * 2 + 1)  # two groups per chunk
     for key in a:
@@ -156,6 +156,24 @@ def test_seed_handling_and_not_a_single_draw():
     # ... and adding draws=... leaves the single-draw path untouched
     net = draw_network(arch, 8, 32, seed=123)
     assert np.array_equal(empirical_ntk(arch, X, 32, seed=123), network_kernels(net, X)["ntk"])
+
+
+def test_pair_chunks(monkeypatch):
+    """Input pairs contracted a few at a time (as for large n) give the same kernels."""
+    import theory.batched as tb
+    arch = Architecture(depth=2, activation="relu2", p=0.4, rescale=True)
+    X = _inputs(n=6, d0=5)
+    whole = sample_kernels(arch, X, 9, seed=8, draws=5)
+    lay = _layout(arch, 5, (9, 9))
+    monkeypatch.setattr(tb, "_PAIR_CHUNK_BYTES", 8 * 9 * lay.group * 4)  # 4 of 21 pairs
+    assert tb._pair_chunk(21, 9, lay.group) == 4
+    parts = sample_kernels(arch, X, 9, seed=8, draws=5)
+    for key in whole:
+        np.testing.assert_allclose(parts[key], whole[key], rtol=1e-13, atol=0)
+    nets = draw_networks(arch, 5, 9, seed=8, draws=5)
+    for j in range(5):
+        ref = network_kernels(nets.network(j), X)
+        assert _rel_err(parts["per_layer"][j], ref["per_layer"]) < 1e-12
 
 
 def test_large_network_single_draw_matches_its_network():

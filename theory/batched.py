@@ -65,7 +65,7 @@ _TAG_BATCH = 0x4E544B42  # "NTKB": batch streams never coincide with single-draw
 _SEGMENT_ENTRIES = 1 << 17  # entries per independently seeded segment (measured: 2^16…2^18
 # cost the same per entry at width 4096; fewer, larger segments amortise the per-call
 # overhead at small widths)
-_PAIR_CHUNK_BYTES = 1 << 25
+_PAIR_CHUNK_BYTES = 1 << 23  # cap on one (pairs, d) contraction temporary per group
 _FAST_CHUNK_BYTES = 4 << 20  # preferred chunk size (stays in L3, buffers reused)
 
 
@@ -255,12 +255,15 @@ def draw_networks(arch: Architecture, d0: int, width: WidthLike, seed: SeedLike,
 
 
 # ----------------------------------------------------------------------------- contraction
-def _pair_chunk(n_pairs: int, dmax: int) -> int:
-    # depends on shapes only, never on the number of draws in a chunk
-    return max(1, min(n_pairs, _PAIR_CHUNK_BYTES // (8 * dmax)))
+def _pair_chunk(n_pairs: int, dmax: int, group: int) -> int:
+    """Input pairs per contraction pass: a group's ``(pairs, d)`` temporary stays under
+    ``_PAIR_CHUNK_BYTES``. A function of the shapes only, never of the number of draws in
+    a chunk, so the GEMM shapes (hence their rounding) do not depend on the budget."""
+    return max(1, min(n_pairs, _PAIR_CHUNK_BYTES // (8 * dmax * group)))
 
 
-def bytes_per_draw(dims: tuple[int, ...], n: int, masked: tuple[bool, ...]) -> int:
+def bytes_per_draw(dims: tuple[int, ...], n: int, masked: tuple[bool, ...], group: int = 1
+                   ) -> int:
     """Estimated peak bytes per draw of a chunk: weights and masks, forward/backward
     signals (pre-activations, activations, backprop signals and one temporary per layer),
     the pair-stacked contraction temporaries, and the outputs."""
@@ -269,7 +272,7 @@ def bytes_per_draw(dims: tuple[int, ...], n: int, masked: tuple[bool, ...]) -> i
     hidden = sum(dims[1:-1])
     P = n * (n + 1) // 2
     dmax = max(dims)
-    Pc = _pair_chunk(P, dmax)
+    Pc = _pair_chunk(P, dmax, group)
     L1 = len(dims) - 1
     return 8 * (E + 4 * n * hidden + Pc * 3 * dmax + (L1 + 3) * n * n + n)
 
@@ -309,7 +312,7 @@ def _batched_trace(weights, scales, act, c_sigma: float, widths, XT: np.ndarray,
     return G, Bt, out
 
 
-def _batched_contributions(weights, masks, factors, G, Bt, n: int) -> np.ndarray:
+def _batched_contributions(weights, masks, factors, G, Bt, n: int, group: int) -> np.ndarray:
     """Per-matrix NTK terms ``(C, L+1, n, n)``; the pair-stacked masked GEMM of
     ``theory.network._masked_term`` as a batched ``matmul``."""
     C = Bt[0].shape[0]
@@ -320,7 +323,7 @@ def _batched_contributions(weights, masks, factors, G, Bt, n: int) -> np.ndarray
     pidx[ia, ib] = np.arange(P)
     pidx[ib, ia] = np.arange(P)
     dmax = max(max(w.shape[1:]) for w in weights)
-    pc = _pair_chunk(P, dmax)
+    pc = _pair_chunk(P, dmax, group)
     out = np.empty((C, L1, n, n))
     for h in range(L1):
         Bh = Bt[h]  # (C, n, d_out), C-contiguous
@@ -351,7 +354,7 @@ def _batched_contributions(weights, masks, factors, G, Bt, n: int) -> np.ndarray
 def _groups_per_chunk(lay: _Layout, n: int, budget: int) -> int:
     """Whole groups per chunk: within ``budget``, and preferably within a few MB, where the
     chunk stays in cache and its reused buffers avoid page faults (measured faster)."""
-    per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None for q in lay.q))
+    per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None for q in lay.q), lay.group)
     return max(1, min(budget, _FAST_CHUNK_BYTES) // (per_draw * lay.group))
 
 
@@ -395,7 +398,7 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
         gL = G[L]
         res["nngp"][k0:k1] = np.matmul(np.swapaxes(gL, -1, -2), gL)
         if backward:
-            res["per_layer"][k0:k1] = _batched_contributions(W, M, factors, G, Bt, n)
+            res["per_layer"][k0:k1] = _batched_contributions(W, M, factors, G, Bt, n, D)
         del G, Bt
     if backward:
         res["ntk"] = res["per_layer"].sum(axis=1)
