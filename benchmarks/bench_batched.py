@@ -375,7 +375,7 @@ def part_b(args, jax, nt):
         nt_txt = "not inst." if nt is None else "-"
         print(f"{w:>6} {t_ours * 1e3:>8.1f} {t_draw * 1e3:>8.1f} {t_con * 1e3:>8.1f} "
               f"{t_draw / t_con:>10.2f} {fmt.get('jac', nt_txt):>9} {fmt.get('vp', nt_txt):>9} "
-              f"{(min(times) / t_ours if times else float('nan')):>8.2f} "
+              f"{(f'{min(times) / t_ours:.2f}' if times else '-'):>8} "
               f"{(f'{max(diffs):.1e}' if diffs else '-'):>12} {jd_txt:>11}")
     print("ours = empirical_ntk(..., draws=1) end to end (drawing included); NT: "
           "empirical_ntk_fn on our drawn masked weights (drawing, transfer, compile excluded); "

@@ -61,6 +61,7 @@ __all__ = ["NetworkBatch", "draw_networks", "batched_kernels", "bytes_per_draw",
            "DEFAULT_MEMORY_BUDGET", "check_draws"]
 
 DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20  # bytes per chunk (estimated peak working set)
+_BITGEN = np.random.PCG64  # the bit generator of every segment's stream
 _TAG_BATCH = 0x4E544B42  # "NTKB": batch streams never coincide with single-draw streams
 _SEGMENT_ENTRIES = 1 << 17  # entries per independently seeded segment (measured: 2^16…2^18
 # cost the same per entry at width 4096; fewer, larger segments amortise the per-call
@@ -187,7 +188,7 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
             kid = np.random.SeedSequence(entropy=ss.entropy,
                                          spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
                                          pool_size=ss.pool_size)
-            _fill_segment(np.random.PCG64(kid), subs, W_flat, M_flat, bern, ws)
+            _fill_segment(_BITGEN(kid), subs, W_flat, M_flat, bern, ws)
     return W, M
 
 
