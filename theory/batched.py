@@ -26,21 +26,25 @@ Reproducibility (what a batch is)
     * draw ``k`` of a batch is **not** equal to any single draw
       ``empirical_ntk(arch, X, width, seed=…)``: several draws share one random stream,
       which is what makes drawing small networks fast. Its network is
-      :meth:`NetworkBatch.network` ``(k)`` of :func:`draw_networks`, and
+      ``draw_networks(arch, d0, width, seed, K).network(k)`` (:func:`draw_networks`), and
       ``theory.network.network_kernels`` of that network equals draw ``k`` to rounding
       (``tests/test_batched.py``).
 
-    Within a segment the random numbers are used exactly as by
-    :func:`theory.network.draw_network`: masks first (``_Bernoulli``, exact keep
-    probability), then Box–Muller normals only where a weight is kept (see the module
-    docstring of :mod:`theory.network` for the quantisation, statistically negligible).
+    Within a segment the random numbers are turned into masks and weights by the code of
+    :func:`theory.network.draw_network`: first the masks of the segment's masked pieces
+    (``_Bernoulli``, exact keep probability), then one Box–Muller pass for every kept (or
+    unmasked) entry of the segment, in order (see the module docstring of
+    :mod:`theory.network` for the quantisation, statistically negligible).
 
 Memory
     A batch is computed in chunks of whole groups whose estimated peak working set
     (weights, masks, forward/backward signals, contraction temporaries, see
     :func:`bytes_per_draw`) fits ``memory_budget`` bytes (default
-    :data:`DEFAULT_MEMORY_BUDGET` = 256 MiB). A chunk always holds at least one group, so
-    a single network larger than the budget is still computed (one draw at a time).
+    ``DEFAULT_MEMORY_BUDGET`` = 256 MiB); within the budget a chunk is kept to about
+    ``_FAST_CHUNK_BYTES`` = 4 MiB, which stays in cache and whose buffers are reused from
+    chunk to chunk (measured faster than larger chunks). A chunk always holds at least one
+    group, so a single network larger than the budget is still computed (one draw at a
+    time). The returned arrays, ``K (L+3) n²`` floats, are not part of the budget.
 """
 from __future__ import annotations
 
