@@ -14,7 +14,7 @@ from .architecture import Architecture
 from .activations import Activation, get_activation, ACTIVATION_NAMES
 from .backends import NUMPY, SympyBackend, mpmath_backend
 from .limits import limit_kernels, limit_ntk, limit_nngp
-from .scaling import derive_scaling_factor, scaling_factor, symbolic_ntk
+from .scaling import derive_scaling_factor, factor_structure, scaling_factor, symbolic_ntk
 
 try:  # the finite network lives beside the kernel maps (theory.network)
     from .network import empirical_ntk, empirical_nngp, sample_kernels
