@@ -15,6 +15,7 @@ from .activations import Activation, get_activation, ACTIVATION_NAMES
 from .backends import NUMPY, SympyBackend, mpmath_backend
 from .limits import limit_kernels, limit_ntk, limit_nngp
 from .scaling import derive_scaling_factor, factor_structure, scaling_factor, symbolic_ntk
+from .numerics import KernelUnderflowWarning, log_ntk
 
 try:  # the finite network lives beside the kernel maps (theory.network)
     from .network import empirical_ntk, empirical_nngp, sample_kernels
@@ -25,4 +26,5 @@ __all__ = [
     "Architecture", "Activation", "get_activation", "ACTIVATION_NAMES",
     "limit_ntk", "limit_nngp", "limit_kernels", "empirical_ntk", "empirical_nngp",
     "sample_kernels", "scaling_factor", "derive_scaling_factor", "symbolic_ntk",
+    "factor_structure", "log_ntk", "KernelUnderflowWarning", "__version__",
 ]
