@@ -10,6 +10,7 @@ Public API (stable)::
     theory.empirical_ntk(arch, X, width=1024, seed=0)
     theory.scaling_factor(arch)                       # sympy.Expr or None
 """
+from ._version import __version__
 from .architecture import Architecture
 from .activations import Activation, get_activation, ACTIVATION_NAMES
 from .backends import NUMPY, SympyBackend, mpmath_backend

@@ -207,7 +207,14 @@ def factor_structure(arch: Architecture) -> FactorStructure:
     if k is None:
         scaled = [h for h in range(L) if s[h] != 1]  # matrices feeding a nonlinearity
         if scaled:
-            which = ", ".join(f"W{h + 1} (s = {_fmt(s[h])})" for h in scaled)
+            runs: list[list] = []  # consecutive matrices with the same s, as W3-W15
+            for h in scaled:
+                if runs and runs[-1][1] == h - 1 and s[runs[-1][0]] == s[h]:
+                    runs[-1][1] = h
+                else:
+                    runs.append([h, h])
+            which = ", ".join((f"W{a + 1}" if a == b else f"W{a + 1}-W{b + 1}") + f" (s = {_fmt(s[a])})"
+                              for a, b in runs)
             return FactorStructure(
                 None,
                 f"no scalar factor: activation {act.name!r} is not positively homogeneous, and "
