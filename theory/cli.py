@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import keyword
 import math
 import os
 import re
 import sys
+import textwrap
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -36,6 +38,10 @@ DEMO_INPUTS = np.array([[1.0, 0.0], [0.5, np.sqrt(3) / 2]])
 DEFAULT_P = 0.5
 
 
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, 78)
+
+
 class CLIError(ValueError):
     """A bad command-line value; its message is printed as one line."""
 
@@ -45,7 +51,8 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
     """Shows ``(default: …)`` for options that have a meaningful default."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, argparse.SUPPRESS) or "%(default)" in (action.help or ""):
+        d = action.default
+        if d is None or d is False or d is argparse.SUPPRESS or "%(default)" in (action.help or ""):
             return action.help or ""
         return super()._get_help_string(action)
 
@@ -62,6 +69,8 @@ _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBER_RE = re.compile(rf"^{_NUMBER}$")
 _FRACTION_RE = re.compile(r"^([+-]?\d+)\s*/\s*(\d+)$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# names that read as numbers or constants, not as a free symbol
+_RESERVED = {"nan", "inf", "infinity", "oo", "zoo", "pi", "e", "i", "none", "true", "false"}
 
 
 def _parse_number(t: str) -> float | sympy.Rational | None:
@@ -83,8 +92,9 @@ def parse_p(text: str) -> Any:
       (kept exact);
     * a comma-separated list of such numbers, one per weight matrix (``0.1, 0.2,0.3``;
       whitespace allowed, no empty entries);
-    * a symbol name (a Python identifier such as ``p`` or ``p1``), or a comma-separated
-      list of names and numbers, for the symbolic ``factor`` and ``latex``.
+    * a symbol name (a Python identifier such as ``p`` or ``p1``; not a keyword and not
+      ``nan``, ``inf``, ``oo``, ``pi``, ``e``, ``i``), or a comma-separated list of names
+      and numbers, for the symbolic ``factor`` and ``latex``.
 
     Anything else (``p**2``, ``x y``, ``0.5,``, ``nan``) is an error naming ``--p``."""
     if not isinstance(text, str):
@@ -98,7 +108,7 @@ def parse_p(text: str) -> Any:
                 raise argparse.ArgumentTypeError(
                     f"--p values must lie in [0, 1) (fraction of weights removed), got {t!r}")
             vals.append(v)
-        elif _IDENT_RE.match(t):
+        elif _IDENT_RE.match(t) and t.lower() not in _RESERVED and not keyword.iskeyword(t):
             vals.append(sympy.Symbol(t))
         else:
             raise argparse.ArgumentTypeError(
@@ -275,6 +285,9 @@ def _rows_to_array(rows: Any, path: str) -> np.ndarray:
                            f"the same dimension d0")
         for i, r in enumerate(rows, start=1):
             for j, v in enumerate(r, start=1):
+                if isinstance(v, list):
+                    raise CLIError(f"--inputs: {path!r} must be 2-D, one input per row (n, d0); "
+                                   f"row {i}, column {j} is itself a list")
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise CLIError(f"--inputs: {path!r} row {i}, column {j}: {v!r} is not a number")
     try:
@@ -368,8 +381,8 @@ def _matrix(a: Any, backend: str = "numpy") -> list:
 # ----------------------------------------------------------------------------- limit
 def add_limit(sub: Any) -> None:
     ap = sub.add_parser("limit", help="infinite-width NTK and NNGP of all pairs of inputs (JSON)",
-                        description="Infinite-width NTK and NNGP (docs/math.md#limit) of all "
-                                    "pairs of rows of --inputs, with the input-layer route taken.",
+                        description=_wrap("Infinite-width NTK and NNGP (docs/math.md#limit) of all "
+                                    "pairs of rows of --inputs, with the input-layer route taken."),
                         formatter_class=_Formatter)
     add_arch_args(ap)
     ap.add_argument("--inputs", metavar="FILE",
@@ -423,9 +436,9 @@ def run_limit(ns: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- sample
 def add_sample(sub: Any) -> None:
     ap = sub.add_parser("sample", help="empirical NTK of finite pruned networks beside the limit (JSON)",
-                        description="Empirical NTK/NNGP of finite masked networks (mean over "
+                        description=_wrap("Empirical NTK/NNGP of finite masked networks (mean over "
                                     "--draws independent networks) next to the infinite-width "
-                                    "limit, with per-entry z-scores.",
+                                    "limit, with per-entry z-scores."),
                         formatter_class=_Formatter)
     add_arch_args(ap)
     ap.add_argument("--inputs", metavar="FILE",
@@ -474,9 +487,9 @@ def run_sample(ns: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- factor
 def add_factor(sub: Any) -> None:
     ap = sub.add_parser("factor", help="derived pruning factor NTK_pruned/NTK_dense (symbolic p allowed)",
-                        description="The factor NTK_pruned / NTK_dense of the wide-input "
+                        description=_wrap("The factor NTK_pruned / NTK_dense of the wide-input "
                                     "recursion, derived from the per-layer structure (any "
-                                    "depth), or why none exists. --p p gives it in the symbol p.",
+                                    "depth), or why none exists. --p p gives it in the symbol p."),
                         formatter_class=_Formatter)
     add_arch_args(ap, p_help="pruning probability (default: 0.5): a number such as 0.5 or 1/2, "
                              "a symbol name such as p, or one per matrix such as p0,p1,p2,p3")
@@ -494,9 +507,9 @@ def run_factor(ns: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- sweep
 def add_sweep(sub: Any) -> None:
     ap = sub.add_parser("sweep", help="finite-width error against the limit over widths (JSON)",
-                        description="Mean over --draws networks of the largest absolute and "
+                        description=_wrap("Mean over --draws networks of the largest absolute and "
                                     "relative deviation of the empirical NTK from the limit, per "
-                                    "width.",
+                                    "width."),
                         formatter_class=_Formatter)
     add_arch_args(ap)
     ap.add_argument("--inputs", metavar="FILE",
@@ -505,7 +518,7 @@ def add_sweep(sub: Any) -> None:
                     help="comma-separated hidden widths")
     ap.add_argument("--draws", type=_int_at_least("--draws", 1), default=20,
                     help="independent networks per width (>= 2 gives standard errors)")
-    ap.add_argument("--seed", type=_int_at_least("--seed", 0), default=0, help="base seed")
+    ap.add_argument("--seed", type=_int_at_least("--seed", 0), default=0, help="base seed (each width and draw gets an independent child seed)")
     ap.set_defaults(func=run_sweep)
 
 

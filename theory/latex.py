@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from textwrap import fill as _fill
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -654,10 +655,10 @@ def add_parser(sub: Any, formatter_class: Any = argparse.HelpFormatter,
     """Register ``theory latex`` on the CLI's subparsers (``theory.cli``)."""
     ap = sub.add_parser(
         "latex", help="the formulas as LaTeX, for any architecture",
-        description="Print the pruned-NTK formulas as LaTeX (all fragments, or --fragment), "
+        description=_fill("Print the pruned-NTK formulas as LaTeX (all fragments, or --fragment), "
                     "or write them with a standalone document to --out DIR. The "
                     "'architecture' fragment describes the network given by --depth "
-                    "--activation --p --pruned --model --rescale (symbolic p by default).",
+                    "--activation --p --pruned --model --rescale (symbolic p by default)."),
         formatter_class=formatter_class)
     ap.add_argument("--out", metavar="DIR",
                     help="write one .tex file per fragment and pruned_ntk.tex to DIR")
