@@ -363,8 +363,11 @@ def _factor_report(arch: Architecture, route: str | None) -> dict:
            "latex": None if fs.factor is None else sympy.latex(fs.factor),
            "recursion": fs.recursion, "reason": fs.reason}
     if route in ("enumerated", "sampled"):
-        out["applies_to"] = ("NOT the off-diagonal entries of the printed kernel: it uses the "
-                             "input-layer mask mixture; " + (fs.mixture_note or ""))
+        out["applies_to"] = (
+            ("the diagonal entries only" if arch.act.degree == 1 else "none of the printed entries")
+            + f": the printed kernel uses the input-layer mask mixture (route {route}), whose "
+              "off-diagonal entries are not this multiple of the dense kernel "
+              "(docs/math.md#input-layer)")
     elif route is not None:
         out["applies_to"] = "the printed kernel (it uses the wide-input recursion)"
     elif fs.mixture_note:

@@ -8,8 +8,11 @@ that object, so the LaTeX cannot drift from the code:
 * the unrolled pruned NTK ``Θ̃^(L)`` at a concrete depth (docs/math.md#pruning) comes from running
   the one recursion (:func:`theory.recursion.run_recursion`) with a *generic* activation
   whose kernel maps return the symbols ``Σ̃^(h), Σ̇̃^(h)`` and with symbolic ``s_h, G_h``;
-* the scaling factor ``Θ̃/Θ`` comes from :func:`theory.scaling_factor` (derived there by
-  cancelling the sympy recursions, never typed in);
+* the scaling factor ``Θ̃/Θ`` comes from :func:`theory.scaling_factor` (derived there from
+  the recursion's per-layer structure and cross-checked against the cancelled ratio of the
+  sympy recursions; never typed in);
+* the ``architecture`` fragment describes any architecture (activation, pruning pattern,
+  model, rescaling): ``c_σ``, ``s_h``, ``G_h``, its factor and the input-layer route;
 * the bounds come from :func:`theory.bounds.to_latex` (docs/math.md#bounds);
 * the one-hidden-layer variance constant (docs/math.md#finite-width) from :mod:`theory.variance` when that
   module provides a sympy expression (see :func:`variance_fragment`).
@@ -334,7 +337,7 @@ def scaling_fragment(depth: int = 3, p: Any = None) -> str:
     rows = scaling_table(depth)
     lines = [
         r"% Pruning factor Theta~/Theta (ReLU), derived by theory.scaling.scaling_factor "
-        r"from the sympy recursion (docs/math.md#pruning).",
+        r"from the recursion's per-layer structure (docs/math.md#pruning).",
         rf"For ReLU and depth $L = {depth}$ (wide input layer, equal $p$ on every pruned "
         r"weight matrix):",
         r"\begin{align*}",
@@ -560,7 +563,7 @@ def architecture_fragment(arch: Architecture, input_report: dict | None = None) 
 
 FRAGMENTS: dict[str, Callable[..., str]] = {
     "architecture": lambda depth, p: architecture_fragment(
-        Architecture(depth=depth, p=P if p is None else p)),
+        Architecture(depth=depth, p=P if p is None else _p_value(p))),
     "kernels": lambda depth, p: kernels_fragment(),
     "recursion": lambda depth, p: recursion_fragment(depth),
     "scaling": lambda depth, p: scaling_fragment(depth, p),
