@@ -8,7 +8,10 @@ Public API (stable)::
     theory.limit_ntk(arch, X, input_layer="exact")    # (n, n) float64
     theory.limit_nngp(arch, X, input_layer="exact")
     theory.empirical_ntk(arch, X, width=1024, seed=0)
-    theory.scaling_factor(arch)                       # sympy.Expr or None
+    theory.scaling_factor(arch)                       # sympy.Expr or None (wide-input recursion)
+    theory.factor_structure(arch)                     # ... with its reason and label, any depth
+    theory.log_ntk(arch, X)                           # (sign, log|K|) for very deep nets
+    theory.__version__
 """
 from ._version import __version__
 from .architecture import Architecture
