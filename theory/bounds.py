@@ -1,6 +1,6 @@
 """Finite-width NTK bounds as symbolic objects (docs/math.md#bounds).
 
-A finite-width theorem of the form
+A finite-width theorem of the form::
 
     if every hidden width satisfies  d >= B(L, eps, delta, p; C)
     then with probability >= 1 - delta:  |Theta_d(x, x') - Theta(x, x')| <= error(L, eps)

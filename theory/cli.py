@@ -1,6 +1,6 @@
 """theory: infinite-width NTK/NNGP of randomly pruned MLPs, the derived pruning factor,
-finite-width Monte Carlo and LaTeX export. Results are JSON on stdout; errors are one
-line on stderr with a non-zero exit code.
+finite-width Monte Carlo, LaTeX export and claim files (check). Results are JSON on
+stdout (check: a verdict table); errors are one line on stderr with a non-zero exit code.
 
 Parametrisation (docs/math.md#network): no biases; L hidden layers, L+1 weight matrices
 W1..W{L+1} with iid N(0, 1) entries, each layer scaled by sqrt(c_sigma / d_h) with
@@ -569,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_factor(sub)
     add_sweep(sub)
     add_latex(sub)
+    from .claims import cli as claims_cli  # theory check FILE.toml (issue 8)
+    claims_cli.add_parser(sub).set_defaults(func=claims_cli.run)
     return ap
 
 
