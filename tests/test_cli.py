@@ -113,6 +113,7 @@ def test_latex_architecture_states_route(capsys, tmp_path):
     ("0.5", 0.5), (" .25 ", 0.25), ("5e-1", 0.5), ("0", 0.0), ("1/2", sympy.Rational(1, 2)),
     ("0.1,0.2, 0.3 ,0.4", [0.1, 0.2, 0.3, 0.4]), ("p", sympy.Symbol("p")),
     ("p0,p1", [sympy.Symbol("p0"), sympy.Symbol("p1")]),
+    ("sqrt(2)/2", sympy.sqrt(2) / 2), ("0.1, 1/3", [0.1, sympy.Rational(1, 3)]),
 ])
 def test_parse_p_accepts(text, expected):
     assert cli.parse_p(text) == expected

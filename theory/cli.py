@@ -65,55 +65,53 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_NUMBER_RE = re.compile(rf"^{_NUMBER}$")
-_FRACTION_RE = re.compile(r"^([+-]?\d+)\s*/\s*(\d+)$")
+_NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # names that read as numbers or constants, not as a free symbol
 _RESERVED = {"nan", "inf", "infinity", "oo", "zoo", "pi", "e", "i", "none", "true", "false"}
 
 
-def _parse_number(t: str) -> float | sympy.Rational | None:
-    """A decimal/scientific number, or a fraction of integers ``a/b`` (kept exact), else
-    ``None``."""
-    if _NUMBER_RE.match(t):
-        v = float(t)
-        return v if math.isfinite(v) else None
-    m = _FRACTION_RE.match(t)
-    if m and int(m.group(2)) != 0:
-        return sympy.Rational(int(m.group(1)), int(m.group(2)))
-    return None
-
-
 def parse_p(text: str) -> Any:
     """``--p``: one of
 
-    * a number in ``[0, 1)``: ``0.5``, ``.5``, ``5e-1`` or a fraction of integers ``1/2``
-      (kept exact);
-    * a comma-separated list of such numbers, one per weight matrix (``0.1, 0.2,0.3``;
+    * a number in ``[0, 1)``: ``0.5``, ``.5``, ``5e-1`` (a float), or a constant expression
+      of the safe expression language :mod:`theory.expr` such as ``1/2``, ``1/3`` or
+      ``sqrt(2)/2`` (kept exact, as a sympy number);
+    * a comma-separated list of such values, one per weight matrix (``0.1, 0.2,0.3``;
       whitespace allowed, no empty entries);
     * a symbol name (a Python identifier such as ``p`` or ``p1``; not a keyword and not
       ``nan``, ``inf``, ``oo``, ``pi``, ``e``, ``i``), or a comma-separated list of names
       and numbers, for the symbolic ``factor`` and ``latex``.
 
-    Anything else (``p**2``, ``x y``, ``0.5,``, ``nan``) is an error naming ``--p``."""
+    Anything else (``p**2``, ``x y``, ``0.5,``, ``nan``, ``__import__('os')``) is an error
+    naming ``--p``. Nothing is evaluated as Python: non-trivial values go through
+    :func:`theory.expr.parse_expression` (an ``ast`` whitelist)."""
+    from .expr import ExpressionError, parse_expression
     if not isinstance(text, str):
         raise argparse.ArgumentTypeError(f"--p must be text, got {type(text).__name__}")
+    usage = ("--p must be a number in [0, 1) such as 0.5 or 1/2, a comma-separated list of them "
+             "(one per weight matrix), or a symbol name such as p")
     parts = [t.strip() for t in text.split(",")]
     vals: list[Any] = []
     for t in parts:
-        v = _parse_number(t)
-        if v is not None:
-            if not 0 <= v < 1:
-                raise argparse.ArgumentTypeError(
-                    f"--p values must lie in [0, 1) (fraction of weights removed), got {t!r}")
-            vals.append(v)
+        if _NUMBER_RE.match(t):
+            v: Any = float(t)
         elif _IDENT_RE.match(t) and t.lower() not in _RESERVED and not keyword.iskeyword(t):
             vals.append(sympy.Symbol(t))
+            continue
+        elif not t:
+            raise argparse.ArgumentTypeError(f"{usage}; got {text!r} (empty entry)")
         else:
+            try:
+                v = parse_expression(t, context="--p").to_sympy()
+            except ExpressionError as e:
+                raise argparse.ArgumentTypeError(f"{usage}; got {text!r} ({e})") from None
+            if not (v.is_number and v.is_real and v.is_finite):
+                raise argparse.ArgumentTypeError(f"{usage}; got {text!r}")
+        if not 0 <= v < 1:
             raise argparse.ArgumentTypeError(
-                f"--p must be a number in [0, 1) such as 0.5 or 1/2, a comma-separated list of "
-                f"them (one per weight matrix), or a symbol name such as p; got {text!r}")
+                f"--p values must lie in [0, 1) (fraction of weights removed), got {t!r}")
+        vals.append(v)
     return vals[0] if len(vals) == 1 else vals
 
 
