@@ -319,7 +319,7 @@ def test_nngp_depth0_and_per_layer_sum():
     (dict(depth=2.5), TypeError, "depth"),
     (dict(depth=-1), ValueError, "depth"),
     (dict(depth=True), TypeError, "depth"),
-    (dict(depth=2, activation="softplus"), ValueError, "activation"),
+    (dict(depth=2, activation="swish"), ValueError, "activation"),  # softplus is now named
     (dict(depth=2, activation=3), TypeError, "activation"),
     (dict(depth=2, pruned="some"), ValueError, "pruned"),
     (dict(depth=2, pruned=[0, 5]), ValueError, "pruned"),

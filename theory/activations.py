@@ -18,8 +18,10 @@ Closed forms:
 * erf (Williams 1997): ``E[erf(u) erf(v)] = (2/π) asin(2c / sqrt((1+2a)(1+2b)))`` and
   ``E[erf'(u) erf'(v)] = (4/π) / sqrt((1+2a)(1+2b) − 4c²)``, ``c = sqrt(ab) cos θ``; the
   determinant is written ``1 + 2a + 2b + 4ab sin²θ`` to avoid cancellation.
-* Any other callable: numerical bivariate Gaussian expectation (an adaptive-step
-  trapezoid rule, in float64 and at mpmath precision); symbolically an undefined function.
+* tanh, GELU, sigmoid, softplus (by name) and any other callable: numerical bivariate
+  Gaussian expectation (an adaptive-step trapezoid rule, in float64 and at mpmath
+  precision); symbolically an undefined function. ``c_σ`` is computed by the same
+  quadrature, never typed in.
 """
 from __future__ import annotations
 
@@ -296,28 +298,65 @@ class Quadrature(Activation):
         return self._pair(B, va, vb, theta, phi)
 
 
+def _np_special():
+    from scipy import special  # scipy is a declared dependency
+    return special
+
+
+def _gelu() -> Quadrature:
+    """GELU ``σ(z) = z Φ(z)`` (Hendrycks & Gimpel 2016), ``σ' = Φ(z) + z φ(z)``."""
+    sp = _np_special()
+    return Quadrature(lambda z: z * sp.ndtr(z),
+                      lambda z: sp.ndtr(z) + z * np.exp(-z * z / 2) / math.sqrt(2 * math.pi),
+                      name="gelu", mp_fn=lambda x: x * mpmath.ncdf(x),
+                      mp_derivative=lambda x: mpmath.ncdf(x) + x * mpmath.npdf(x))
+
+
+def _sigmoid() -> Quadrature:
+    """Logistic ``σ(z) = 1/(1 + e^{−z})``, ``σ' = σ(1 − σ)``."""
+    sp = _np_special()
+    return Quadrature(sp.expit, lambda z: sp.expit(z) * sp.expit(-z), name="sigmoid",
+                      mp_fn=lambda x: 1 / (1 + mpmath.exp(-x)),
+                      mp_derivative=lambda x: 1 / ((1 + mpmath.exp(-x)) * (1 + mpmath.exp(x))))
+
+
+def _softplus() -> Quadrature:
+    """``σ(z) = log(1 + e^z)``, ``σ' = 1/(1 + e^{−z})``."""
+    sp = _np_special()
+    return Quadrature(lambda z: np.logaddexp(0.0, z), sp.expit, name="softplus",
+                      mp_fn=lambda x: mpmath.log1p(mpmath.exp(x)),
+                      mp_derivative=lambda x: 1 / (1 + mpmath.exp(-x)))
+
+
 _NAMED: dict[str, Callable[[], Activation]] = {
     "relu": lambda: ArcCosine(1),
     "relu2": lambda: ArcCosine(2),
     "erf": Erf,
     "tanh": lambda: Quadrature(np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, name="tanh",
                                mp_fn=mpmath.tanh, mp_derivative=lambda x: mpmath.sech(x) ** 2),
+    # smooth activations by name: kernel maps by the quadrature of ``Quadrature``, c_σ
+    # computed from σ (never typed in); not homogeneous, so no scalar pruning factor
+    "gelu": _gelu,
+    "sigmoid": _sigmoid,
+    "softplus": _softplus,
 }
 ACTIVATION_NAMES = tuple(_NAMED)
 _CACHE: dict[str, Activation] = {}
 
 
 def get_activation(spec: Any, derivative: Callable | None = None) -> Activation:
-    """Resolve ``"relu" | "erf" | "relu2" | "tanh" | Activation | callable``."""
+    """Resolve a name (case-insensitive: ``"relu" | "relu2" | "erf" | "tanh" | "gelu" |
+    "sigmoid" | "softplus"``), an :class:`Activation`, or a callable."""
     if isinstance(spec, Activation):
         return spec
     if isinstance(spec, str):
-        if spec not in _NAMED:
-            raise ValueError(f"activation must be one of {ACTIVATION_NAMES} or a callable, "
-                             f"got {spec!r}")
-        if spec not in _CACHE:
-            _CACHE[spec] = _NAMED[spec]()
-        return _CACHE[spec]
+        key = spec.strip().lower()
+        if key not in _NAMED:
+            raise ValueError(f"activation must be one of {ACTIVATION_NAMES} (case-insensitive) "
+                             f"or a callable, got {spec!r}")
+        if key not in _CACHE:
+            _CACHE[key] = _NAMED[key]()
+        return _CACHE[key]
     if callable(spec):
         return Quadrature(spec, derivative)
     raise TypeError(f"activation must be one of {ACTIVATION_NAMES}, an Activation or a callable, "

@@ -65,7 +65,8 @@ class Architecture:
     depth:
         number of hidden layers ``L >= 0`` (``L + 1`` weight matrices).
     activation:
-        ``"relu"``, ``"erf"``, ``"relu2"`` (ReLU squared), an
+        ``"relu"``, ``"erf"``, ``"relu2"`` (ReLU squared), ``"tanh"``, ``"gelu"``,
+        ``"sigmoid"``, ``"softplus"`` (case-insensitive), an
         :class:`theory.activations.Activation`, or a callable ``σ`` (its derivative may be
         given as ``activation_derivative``; otherwise it is taken numerically).
     p:

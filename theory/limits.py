@@ -14,6 +14,7 @@ from .architecture import Architecture
 from .backends import Backend, NumpyBackend, get_backend
 from .input_layer import DEFAULT_N_MASKS, layer1_mixture, needs_mixture
 from .recursion import RecursionResult, input_state, run_recursion
+from .numerics import check_finite_and_representable
 
 INPUT_LAYER_MODES = ("exact", "wide")
 
@@ -64,6 +65,7 @@ def limit_kernels(arch: Architecture, X: Any, *, input_layer: str = "exact",
                                   "the limit NNGP")
         if per_layer:
             res.per_layer = [np.broadcast_to(c, theta.shape).astype(np.float64) for c in res.per_layer]
+        check_finite_and_representable(res, arch, A)  # underflow: warn with the remedy
         return res
     res = run_recursion(B, arch, v[:, None], v[None, :], theta, phi, first=first,
                         per_layer=per_layer)
