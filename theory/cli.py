@@ -1,4 +1,5 @@
-"""Command line: ``theory limit | sample | factor | sweep | latex`` (JSON on stdout).
+"""Command line: ``theory limit | sample | factor | sweep | plot | experiment | latex | verify``
+(JSON on stdout).
 
 Inputs come from ``--inputs FILE`` (``.npy``, or JSON: a list of rows or ``{"X": rows}``);
 without it a demo pair of unit vectors at 60 degrees is used.
@@ -97,15 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_f = sub.add_parser("factor", help="derived scaling factor (symbolic p allowed: --p p)")
     _arch_args(p_f)
 
-    p_sw = sub.add_parser("sweep", help="finite-width error against the limit over widths (JSON)")
-    _arch_args(p_sw)
-    p_sw.add_argument("--inputs")
-    p_sw.add_argument("--widths", default="64,128,256,512")
-    p_sw.add_argument("--draws", type=int, default=20)
-    p_sw.add_argument("--seed", type=int, default=0)
+    # sweep / plot / experiment / verify live in their own modules (issue 9)
+    from . import plots, sweep_cli, verify
+    sweep_cli.add_parser(sub)
+    plots.add_parser(sub)
+    sweep_cli.add_experiment_parser(sub)
 
     sub.add_parser("latex", help="LaTeX export (see theory latex --help)")
+    verify.add_parser(sub)
     ns = ap.parse_args(argv)
+    if getattr(ns, "run", None) is not None:
+        return ns.run(ns)
     try:
         out = _run(ns)
     except (ValueError, TypeError, FloatingPointError) as e:
@@ -141,16 +144,6 @@ def _run(ns: argparse.Namespace) -> dict:
         if ns.draws > 1:
             res["ntk_stderr"] = (ntk.std(0, ddof=1) / np.sqrt(ns.draws)).tolist()
         return res
-    if ns.cmd == "sweep":
-        widths = [int(w) for w in ns.widths.split(",")]
-        lim = limit_kernels(arch, X).ntk
-        rows = []
-        for w in widths:
-            seeds = np.random.SeedSequence([ns.seed, w]).spawn(ns.draws)
-            errs = np.array([np.max(np.abs(sample_kernels(arch, X, w, s)["ntk"] - lim)) for s in seeds])
-            rows.append({"width": w, "mean_max_abs_error": float(errs.mean()),
-                         "stderr": float(errs.std(ddof=1) / np.sqrt(len(errs))) if len(errs) > 1 else None})
-        return {"arch": arch.describe(), "limit_ntk": lim.tolist(), "sweep": rows}
     raise ValueError(f"unknown command {ns.cmd!r}")
 
 
