@@ -583,6 +583,9 @@ def _processes(todo: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
         ex.shutdown(wait=True, cancel_futures=True)
 
 
+CONNECT_TIMEOUT = "10s"  # how long --scheduler waits for the scheduler to answer
+
+
 def dask_client(address: str):
     """A ``distributed.Client`` connected to ``address`` (``tcp://HOST:PORT``), or
     :class:`SweepError` with an install hint when Dask is missing."""
@@ -592,7 +595,7 @@ def dask_client(address: str):
         raise SweepError("--scheduler needs Dask distributed, which is not installed: "
                          "pip install 'pruned-ntk-theory[dask]'") from None
     try:
-        return Client(address, timeout="10s", set_as_default=False)
+        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise SweepError(f"--scheduler: cannot connect to {address!r}: {exc}") from None
 
