@@ -345,7 +345,7 @@ def variance_vs_p(rows: Sequence[dict[str, Any]], *, entries: Sequence[tuple[int
 
 
 # ----------------------------------------------------------------------------- figure 4
-def mixture_vs_angle(*, d0s: Sequence[int] = (2, 4, 8, 16), p: float = 0.5, depth: int = 3,
+def mixture_vs_angle(*, d0s: Sequence[int] = (2, 4, 8, 12), p: float = 0.5, depth: int = 3,
                      rescale: bool = False, n_angles: int = 25, seed: int = 0) -> Figure:
     """Figure 4: the exact limit ``Θ̃(x, x')`` (input-layer mask mixture,
     docs/math.md#input-layer) against the wide-input kernel ``(1−p)^K Θ̃_dense`` (for
@@ -409,7 +409,7 @@ def plot_kind(kind: str, rows: Sequence[dict[str, Any]] | None, **kw: Any) -> Fi
 
 
 _SELECTABLE = {"width": int, "p": float, "depth": int, "rescale": int, "model": str,
-               "activation": str, "input_layer": str, "draws": int}
+               "activation": str, "input_layer": str, "draws": int, "pruned": json.dumps}
 
 
 def _where(selects: Sequence[str]) -> tuple[str, list[Any]]:
@@ -423,7 +423,7 @@ def _where(selects: Sequence[str]) -> tuple[str, list[Any]]:
         try:
             val = _SELECTABLE[k](({"true": 1, "false": 0}.get(v.lower(), v)) if k == "rescale" else v)
         except ValueError:
-            raise S.SweepError(f"--select: {k} needs a {_SELECTABLE[k].__name__}, got {v!r}") from None
+            raise S.SweepError(f"--select: {k} needs a number, got {v!r}") from None
         parts.append(f"{k} = ?")
         params.append(val)
     return " AND ".join(parts), params

@@ -315,7 +315,10 @@ def _validate_architectures(cfg: SweepConfig) -> None:
 def load_config(path: str | os.PathLike) -> SweepConfig:
     """Read a TOML sweep configuration (``tomllib``); relative paths inside it are relative
     to the file. Errors are :class:`SweepError` with one line naming the file and key."""
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the same parser, as a package
+        import tomli as tomllib
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"config file {str(path)!r} does not exist")

@@ -29,8 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return ap
 
 
-def pytest_args(ns: argparse.Namespace, checks_dir: Path = CHECKS_DIR) -> list[str]:
+def pytest_args(ns: argparse.Namespace, checks_dir: Path | None = None) -> list[str]:
     """The pytest command line ``theory verify`` runs."""
+    checks_dir = CHECKS_DIR if checks_dir is None else checks_dir
     args = [str(checks_dir), "-p", "no:cacheprovider", f"--rootdir={checks_dir.parent}"]
     if ns.seed is not None:
         args += ["--seed", str(ns.seed)]
