@@ -5,7 +5,8 @@ architectures, widths and seeds (docs/math.md#finite-width; user guide
 A *sweep* is the Cartesian product of the grid keys ``widths × p × depth × rescale ×
 model × activation × pruned × input_layer`` (a *configuration*) times ``seeds`` seed
 indices. One *task* = one configuration × one seed index: it draws ``draws`` independent
-networks, computes their empirical NTK (:func:`theory.empirical_ntk`) on the inputs and
+networks, computes their empirical NTK (:func:`theory.empirical_ntk` with ``draws``,
+batched) on the inputs and
 compares it with the infinite-width limit (:func:`theory.limit_ntk`, input layer
 ``"exact"`` or ``"wide"``) and with the dense limit (same network, ``p = 0``).
 
@@ -67,7 +68,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: Identifies how draws are generated; part of every config hash, so rows computed by a
 #: different sampler are never mixed with new ones.
-ENGINE = "empirical_ntk-single-v1"
+ENGINE = "empirical_ntk-batched-v1"
 
 METRICS = ("rel_err", "rel_err_diag", "rel_err_offdiag", "abs_err", "abs_err_diag",
            "abs_err_offdiag", "rel_err_dense", "ratio_dense")
@@ -386,9 +387,11 @@ def tasks(cfg: SweepConfig) -> list[Task]:
 
 def sample_ntks(arch: Architecture, X: np.ndarray, width: int, seed: np.random.SeedSequence,
                 draws: int) -> np.ndarray:
-    """``(draws, n, n)`` empirical NTKs of independent networks (children of ``seed``).
-    The one place a sweep draws networks (switch to a batched sampler here)."""
-    return np.stack([empirical_ntk(arch, X, width, s) for s in seed.spawn(draws)])
+    """``(draws, n, n)`` empirical NTKs of ``draws`` independent networks drawn and
+    contracted together (:func:`theory.empirical_ntk` with ``draws=K``; a pure function
+    of ``(seed, arch, d0, width, draws)``). The one place a sweep draws networks: a change
+    here must change :data:`ENGINE`."""
+    return empirical_ntk(arch, X, width, seed, draws=draws)
 
 
 @lru_cache(maxsize=64)
