@@ -170,9 +170,10 @@ def execute(cfg: S.SweepConfig, ns: argparse.Namespace, cmd: str = "sweep") -> S
     rep = S.run_sweep(cfg, db=ns.db or cfg.db, jobs=ns.jobs, scheduler=ns.scheduler,
                       quiet=ns.quiet)
     if not ns.quiet:
-        print(f"theory {cmd}: {rep.total} tasks: {rep.skipped} skipped (already in "
-              f"{'the database' if rep.db == ':memory:' else rep.db}), {rep.computed} computed "
-              f"in {rep.seconds:.1f} s", file=sys.stderr)
+        where = ("no --db: results kept in memory only" if rep.db == ":memory:"
+                 else f"already in {rep.db}")
+        print(f"theory {cmd}: {rep.total} tasks: {rep.skipped} skipped ({where}), "
+              f"{rep.computed} computed in {rep.seconds:.1f} s", file=sys.stderr)
     if ns.export:
         if rep.db == ":memory:":
             raise S.SweepError("--export needs --db (results in memory are gone after the run)")
