@@ -1,4 +1,4 @@
-"""``theory sweep``: the command line of :mod:`theory.sweep` (TOML config or flags).
+"""theory sweep: the command line of theory.sweep (a TOML config file or flags).
 
     theory sweep CONFIG.toml [--db F] [--jobs N] [--scheduler tcp://H:P] [--export F] [--quiet]
     theory sweep --widths 64,128,256 --p 0.5 --depth 3 --draws 20 [--db F] ...
