@@ -43,6 +43,9 @@ def generate() -> dict[str, str]:
               if ln["slope"] is not None else "–")
         t.append(f"| {'yes' if ln['rescale'] else 'no'} | {ln['p']:g} | " + " | ".join(cells)
                  + f" | {_g(ln['plateau'], 4)} | {ci} |")
+    cis = [ln["slope_ci"] for ln in res["lines"] if ln["slope_ci"] is not None]
+    t += ["", f"Slope intervals that contain −1/2: {sum(lo <= -0.5 <= hi for lo, hi in cis)} "
+          f"of {len(cis)}."]
     law = ["| p | r = 1/(1−p) | d·E[rel. error²] | se |", "|---|---|---|---|"]
     for x in res["law"]:
         law.append(f"| {x['p']:g} | {x['r']:g} | {_g(x['d_msq'], 4)} | {_g(x['se'], 2)} |")
