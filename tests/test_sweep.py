@@ -97,11 +97,32 @@ def test_bad_config_one_clear_line(tmp_path, capsys, body, key):
     (["--p", "1.5"], "p"),
     (["--inputs", "/nonexistent/x.json"], "does not exist"),
     (["--export", "out.txt"], "--export"),
+    (["--export", "out.csv"], "--export needs --db"),
 ])
 def test_bad_flags_one_clear_line(capsys, argv, needle):
     assert main(["sweep", "--widths", "8,16,32", "--draws", "2", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err, err
+
+
+def test_seed_indices_list_selects_tasks(tmp_path):
+    a = S.config_from_dict({"widths": 8, "depth": 1, "draws": 2, "seeds": 3})
+    b = S.config_from_dict({"widths": 8, "depth": 1, "draws": 2, "seeds": [2, 0]})
+    ra = {r["seed"]: r for r in _strip(S.run_sweep(a, quiet=True).rows)}
+    rb = _strip(S.run_sweep(b, quiet=True).rows)
+    assert b.n_tasks == 2 and [r["seed"] for r in rb] == [0, 2]
+    assert all(r == ra[r["seed"]] for r in rb)  # a task is its key, whatever else runs
+    with pytest.raises(S.SweepError, match="seeds"):
+        S.config_from_dict({"widths": 8, "seeds": [1, 1]})
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    assert S._progress(5, quiet=False) is None          # pytest's stderr is not a TTY
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    bar = S._progress(5, quiet=False)
+    assert bar is not None and bar.total == 5
+    bar.close()
+    assert S._progress(5, quiet=True) is None
 
 
 def test_config_and_flags_conflict(tmp_path, capsys):

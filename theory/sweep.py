@@ -98,15 +98,19 @@ class SweepConfig:
     activation: tuple[str, ...] = ("relu",)
     pruned: tuple[Any, ...] = ("all",)
     input_layer: tuple[str, ...] = ("exact",)
-    seeds: int = 1
+    seeds: int | tuple[int, ...] = 1      # a count (indices 0 … seeds-1) or explicit indices
     draws: int = 20
     seed: int = 0
     X: tuple[tuple[float, ...], ...] = DEFAULT_INPUTS
     db: str | None = None
 
     @property
+    def seed_indices(self) -> tuple[int, ...]:
+        return tuple(range(self.seeds)) if isinstance(self.seeds, int) else tuple(self.seeds)
+
+    @property
     def n_tasks(self) -> int:
-        return len(list(self.configurations())) * self.seeds
+        return len(list(self.configurations())) * len(self.seed_indices)
 
     def configurations(self) -> Iterator[dict[str, Any]]:
         for w, p, L, r, m, a, pr, il in itertools.product(
@@ -269,7 +273,8 @@ def _inputs(spec: Any, base: Path | None) -> tuple[tuple[float, ...], ...]:
 
 def config_from_dict(d: dict[str, Any], base: Path | None = None) -> SweepConfig:
     """Validate a configuration mapping (the TOML file's content): grid keys
-    :data:`GRID_KEYS` (scalar or list), ``seeds`` (count), ``draws``, ``seed`` (master),
+    :data:`GRID_KEYS` (scalar or list), ``seeds`` (a count, or a list of seed indices),
+    ``draws``, ``seed`` (master),
     ``db`` (path, relative to ``base``) and an ``[inputs]`` table. Raises
     :class:`SweepError` naming the offending key."""
     if not isinstance(d, dict):
@@ -281,7 +286,15 @@ def config_from_dict(d: dict[str, Any], base: Path | None = None) -> SweepConfig
         raise _err("widths", "is required (a list of hidden-layer widths)")
     kw: dict[str, Any] = {k: _grid(k, d[k]) for k in GRID_KEYS if k in d}
     if "seeds" in d:
-        kw["seeds"] = _int("seeds", d["seeds"], 1)
+        v = d["seeds"]
+        if isinstance(v, list):
+            if not v:
+                raise _err("seeds", "must not be an empty list")
+            kw["seeds"] = tuple(_int(f"seeds[{i}]", x, 0) for i, x in enumerate(v))
+            if len(set(kw["seeds"])) != len(v):
+                raise _err("seeds", f"has repeated seed indices {v!r}")
+        else:
+            kw["seeds"] = _int("seeds", v, 1)
     if "draws" in d:
         kw["draws"] = _int("draws", d["draws"], 1)
     if "seed" in d:
@@ -381,7 +394,7 @@ def tasks(cfg: SweepConfig) -> list[Task]:
         canon = json.dumps({k: _jsonable(v) for k, v in full.items()}, sort_keys=True)
         h = hashlib.sha256(canon.encode()).hexdigest()[:16]
         items = tuple(sorted(full.items()))
-        out.extend(Task(items, h, s, cfg.seed, cfg.X) for s in range(cfg.seeds))
+        out.extend(Task(items, h, s, cfg.seed, cfg.X) for s in cfg.seed_indices)
     return out
 
 

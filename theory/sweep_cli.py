@@ -18,6 +18,7 @@ from typing import Any
 from . import sweep as S
 
 _ARCH_FLAGS = ("depth", "activation", "p", "pruned", "rescale", "model")
+_CONFIG_FLAGS = _ARCH_FLAGS + ("widths", "draws", "seeds", "seed", "input_layer", "inputs")
 
 
 def fail(cmd: str, msg: str) -> int:
@@ -81,7 +82,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ap.add_argument("--input-layer", default="exact", choices=["exact", "wide"],
                     help="limit with the exact input-layer mixture or the wide formula")
     add_run_options(ap)
-    ap.set_defaults(run=run)
+    # defaults as the parser defines them, to tell flags given with a config file
+    ap.set_defaults(run=run, sweep_defaults={k: ap.get_default(k) for k in _CONFIG_FLAGS})
     return ap
 
 
@@ -111,18 +113,15 @@ def _flags_config(ns: argparse.Namespace) -> S.SweepConfig:
     return S.SweepConfig(**{**cfg.__dict__, "X": tuple(tuple(float(v) for v in r) for r in X)})
 
 
-def _check_no_arch_flags(ns: argparse.Namespace, ap_defaults: dict[str, Any]) -> None:
-    for k in _ARCH_FLAGS + ("widths", "draws", "seeds", "seed", "input_layer", "inputs"):
-        if getattr(ns, k) != ap_defaults.get(k):
+def _check_no_arch_flags(ns: argparse.Namespace) -> None:
+    """A config file defines the sweep: flags that would change it are an error (an
+    explicitly given default value cannot be told apart and is accepted)."""
+    for k in _CONFIG_FLAGS:
+        if getattr(ns, k) != ns.sweep_defaults.get(k):
             flag = "--" + k.replace("_", "-")
+            key = {"widths": "widths", "inputs": "[inputs] file"}.get(k, k)
             raise S.SweepError(f"{flag} cannot be combined with a config file; put "
-                               f"'{k if k != 'input_layer' else 'input_layer'}' in "
-                               f"{ns.config!r} instead")
-
-
-_DEFAULTS = {"depth": 3, "activation": "relu", "p": "0.5", "pruned": "all", "rescale": False,
-             "model": "mask", "widths": "64,128,256,512", "draws": 20, "seeds": 1, "seed": 0,
-             "input_layer": "exact", "inputs": None}
+                               f"'{key}' in {ns.config!r} instead")
 
 
 def summary(rep: S.SweepReport, cfg: S.SweepConfig) -> dict[str, Any]:
@@ -189,8 +188,10 @@ def run(ns: argparse.Namespace) -> int:
             raise S.SweepError(f"--jobs must be an integer >= 1, got {ns.jobs}")
         if ns.export and Path(ns.export).suffix not in (".csv", ".json"):
             raise S.SweepError(f"--export: file name must end in .csv or .json, got {ns.export!r}")
+        if ns.config is None and ns.export and not ns.db:
+            raise S.SweepError("--export needs --db (results in memory are gone after the run)")
         if ns.config is not None:
-            _check_no_arch_flags(ns, _DEFAULTS)
+            _check_no_arch_flags(ns)
             cfg = S.load_config(ns.config)
         else:
             cfg = _flags_config(ns)
