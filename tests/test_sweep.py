@@ -227,19 +227,31 @@ def test_resume_after_interrupt(tmp_path):
     assert (last.skipped, last.computed) == (cfg.n_tasks, 0)
 
 
+_SLOW_CHILD = """
+import sys, time
+import theory.sweep as S
+from theory.cli import main
+fast = S.compute_task
+def slow(task):  # same result, later: so that the parent can kill it mid-sweep
+    time.sleep(0.15)
+    return fast(task)
+S.compute_task = slow
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_resume_after_the_process_is_killed(tmp_path):
-    """A real interruption: SIGKILL a running ``theory sweep`` once some rows are committed;
-    the same command then computes only the missing tasks and the database equals an
-    uninterrupted run."""
-    text = SMALL.replace("widths = [8, 16, 32]", "widths = [256]").replace("draws = 3", "draws = 8") \
-                .replace("depth = 2", "depth = 3")
-    path = _cfg(tmp_path, text)
-    cmd = [sys.executable, "-m", "theory.cli", "sweep", str(path), "--jobs", "1", "--quiet"]
+    """A real interruption: SIGKILL a running ``theory sweep`` once some rows are committed
+    (its tasks are slowed down by a sleep, results unchanged); the same command then
+    computes only the missing tasks and the database equals an uninterrupted run."""
+    path = _cfg(tmp_path)
+    args = ["sweep", str(path), "--jobs", "1", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CHILD, *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = tmp_path / "s.sqlite"
     n = 0
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if db.exists():
             try:
@@ -257,7 +269,8 @@ def test_resume_after_the_process_is_killed(tmp_path):
     with sqlite3.connect(db) as c:
         stored = c.execute("SELECT COUNT(*) FROM results").fetchone()[0]
     assert 2 <= stored < cfg.n_tasks
-    r = subprocess.run(cmd[:-1], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "theory.cli", *args[:-1]], env=env,
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"{cfg.n_tasks} tasks: {stored} skipped" in r.stderr
     assert json.loads(r.stdout)["computed"] == cfg.n_tasks - stored
