@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 import theory
 from theory import Architecture
 from theory import stats as tstats
+from theory.verdicts import ClaimRecord, VerdictTable
 
 
 # ============================================================================ run config
@@ -99,121 +99,26 @@ def n_draws(base: int) -> int:
 
 
 # ============================================================================ verdicts
-@dataclass
-class Claim:
-    key: str
-    title: str
-    statistic: str          # what the "statistic" column means
-    source: str = ""
-    stochastic: bool = True
-    configs: "OrderedDict[str, None]" = field(default_factory=OrderedDict)
-    worst: float = float("nan")
-    crit: float = float("nan")
-    control_worst: float = float("nan")   # the weakest control (closest to not rejecting)
-    control_crit: float = float("nan")
-    rejections: list = field(default_factory=list)
-    control_misses: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
-    n_observed: int = 0
-    n_controls: int = 0
-    higher_is_worse: bool = True   # for the main statistic
-    control_higher_is_stronger: bool = True
-
-    # -------------------------------------------------------------------- recording
-    def config(self, cfg: Any) -> str:
-        key = cfg if isinstance(cfg, str) else repr(cfg)
-        self.configs[key] = None
-        return key
-
-    @staticmethod
-    def _norm(stat: float, crit: float) -> float:
-        """Statistic relative to its critical value (observations of one claim may use
-        different tolerances, e.g. float64 and mpmath)."""
-        return stat / crit if crit > 0 else stat
-
-    def observe(self, stat: float, crit: float, reject: bool, what: str) -> None:
-        self.n_observed += 1
-        stat, crit = float(stat), float(crit)
-        if math.isnan(self.worst):
-            self.worst, self.crit = stat, crit
-        else:
-            a, b = self._norm(stat, crit), self._norm(self.worst, self.crit)
-            if (a > b) if self.higher_is_worse else (a < b):
-                self.worst, self.crit = stat, crit
-        if reject:
-            self.rejections.append(f"{what}: statistic {stat:.4g} vs critical {crit:.4g}")
-
-    def control(self, stat: float, crit: float, reject: bool, what: str) -> None:
-        self.n_controls += 1
-        stat, crit = float(stat), float(crit)
-        if math.isnan(self.control_worst):
-            weaker = True
-        else:
-            a, b = self._norm(stat, crit), self._norm(self.control_worst, self.control_crit)
-            weaker = (a < b) if self.control_higher_is_stronger else (a > b)
-        if weaker:
-            self.control_worst, self.control_crit = stat, crit
-        if not reject:
-            self.control_misses.append(f"{what}: control statistic {stat:.4g} vs critical "
-                                       f"{crit:.4g} (did NOT reject)")
-
-    def note(self, text: str, key: str | None = None) -> None:
-        """Add a note for the table; a note with a ``key`` replaces the previous one."""
-        if key is not None:
-            self._keyed = getattr(self, "_keyed", {})
-            if key in self._keyed and self._keyed[key] in self.notes:
-                self.notes[self.notes.index(self._keyed[key])] = text
-            else:
-                self.notes.append(text)
-            self._keyed[key] = text
-        elif text not in self.notes:
-            self.notes.append(text)
-
-    @property
-    def verdict(self) -> str:
-        if self.rejections:
-            return "refuted"
-        if self.n_observed == 0 or self.n_controls == 0 or self.control_misses:
-            return "inconclusive"
-        return "holds"
-
-    def as_json(self) -> dict:
-        def f(x):
-            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-        return {
-            "claim": f"{self.key} {self.title}",
-            "configs": len(self.configs),
-            "statistic": f(self.worst),
-            "control_statistic": f(self.control_worst),
-            "verdict": self.verdict,
-            "details": {
-                "statistic_meaning": self.statistic,
-                "critical": f(self.crit),
-                "control_critical": f(self.control_crit),
-                "comparisons": self.n_observed,
-                "controls": self.n_controls,
-                "alpha": RUN.alpha.get(self.key) if self.stochastic else None,
-                "source": self.source,
-                "rejections": self.rejections[:10],
-                "control_misses": self.control_misses[:10],
-                "notes": self.notes,
-                "configs_tried": list(self.configs)[:100],
-                "seed": RUN.seed,
-                "profile": RUN.profile.name,
-            },
-        }
+# The record and the table live in the package (theory.verdicts) and are shared with
+# user claim files; here they only learn the run's seed, profile and alpha allocation.
+class Claim(ClaimRecord):
+    def as_json(self, **run: Any) -> dict:  # type: ignore[override]
+        return super().as_json(seed=RUN.seed, profile=RUN.profile.name, **run)
 
 
-CLAIMS: "OrderedDict[str, Claim]" = OrderedDict()
+CLAIMS = VerdictTable()
 
 
 def claim(key: str, title: str, statistic: str, *, source: str = "", stochastic: bool = True,
-          higher_is_worse: bool = True, control_higher_is_stronger: bool = True) -> Claim:
-    if key not in CLAIMS:
-        CLAIMS[key] = Claim(key, title, statistic, source, stochastic,
-                            higher_is_worse=higher_is_worse,
-                            control_higher_is_stronger=control_higher_is_stronger)
-    return CLAIMS[key]
+          higher_is_worse: bool = True, control_higher_is_stronger: bool = True,
+          finding: bool = False) -> Claim:
+    if key not in CLAIMS.records:
+        CLAIMS.records[key] = Claim(key, title, statistic, source=source, stochastic=stochastic,
+                                    finding=finding or key.endswith("'"),
+                                    alpha=RUN.alpha.get(key) if stochastic else None,
+                                    higher_is_worse=higher_is_worse,
+                                    control_higher_is_stronger=control_higher_is_stronger)
+    return CLAIMS.records[key]
 
 
 def _ctx(cfg: Any) -> str:

@@ -129,6 +129,8 @@ def test_verify_exit_code_follows_the_checks(tmp_path, monkeypatch, capsys):
     (d / "test_claim.py").write_text("def test_holds():\n    assert 1 + 1 == 2\n\n"
                                      "def test_refuted():\n    assert 0.5 == 0.25, 'claim refuted'\n")
     monkeypatch.setattr(V, "CHECKS_DIR", d)
+    # the stand-in checks need no installed pytest plugins (isolates the inner session)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     assert main(["verify", "-q", "-k", "holds", "--seed", "1"]) == 0
     assert main(["verify", "-q", "-k", "refuted"]) == 1  # pytest's "tests failed"
     assert main(["verify", "--seed", "-1"]) == 2
@@ -152,5 +154,6 @@ def test_help_lists_only_existing_subcommands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for cmd in ("limit", "sample", "factor", "sweep", "plot", "experiment", "latex", "verify"):
+    for cmd in ("limit", "sample", "factor", "sweep", "plot", "experiment", "latex", "check",
+                "verify"):
         assert cmd in text

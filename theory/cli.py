@@ -1,5 +1,5 @@
-"""Command line: ``theory limit | sample | factor | sweep | plot | experiment | latex | verify``
-(JSON on stdout).
+"""Command line: ``theory limit | sample | factor | sweep | plot | experiment | latex |
+check | verify`` (JSON on stdout; ``check`` and ``verify`` print a verdict table).
 
 Inputs come from ``--inputs FILE`` (``.npy``, or JSON: a list of rows or ``{"X": rows}``);
 without it a demo pair of unit vectors at 60 degrees is used.
@@ -105,9 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep_cli.add_experiment_parser(sub)
 
     sub.add_parser("latex", help="LaTeX export (see theory latex --help)")
+    from .claims import cli as claims_cli  # theory check FILE.toml
+    claims_cli.add_parser(sub)
     verify.add_parser(sub)
     ns = ap.parse_args(argv)
-    if getattr(ns, "run", None) is not None:
+    if ns.cmd == "check":
+        return claims_cli.run(ns)
+    if getattr(ns, "run", None) is not None:  # sweep, plot, experiment, verify
         return ns.run(ns)
     try:
         out = _run(ns)

@@ -1,9 +1,21 @@
-"""Statistical tests used by ``checks/`` and the Monte Carlo unit tests.
+"""The statistical core: tests, critical values, multiplicity and power.
+
+Used by ``checks/`` (the built-in claims), by user claim files (``theory.claims``), by the
+notes and by the Monte Carlo unit tests, so that each test exists once.
 
 Every Monte Carlo comparison in this project is a hypothesis test with a stated
 false-alarm probability ``alpha`` (two-sided unless said otherwise), corrected for the
 number of comparisons ``m`` in a run by Bonferroni (``alpha/m`` each), so that the whole
 run raises a false alarm with probability at most ``alpha``.
+
+Power is stated the way TensorFlow Probability's ``statistical_testing`` module states it
+(every assertion has a false-fail rate, and a companion gives the smallest discrepancy a
+sample can detect at a stated false-pass rate): :func:`detectable_effect` is the smallest
+true deviation ``|truth − prediction|`` that a test rejects with probability ``power``
+(default 0.8), and :func:`draws_for_effect` inverts it. Where the standard error is
+estimated from ``n`` draws the critical values are Student-t with ``n − 1`` degrees of
+freedom (normal critical values with ``n ≈ 250`` draws inflate the per-test tail by
+1.4–1.6× at Bonferroni levels).
 """
 from __future__ import annotations
 
@@ -17,12 +29,25 @@ from scipy import stats as _st
 
 @dataclass
 class TestResult:
-    statistic: float      # z (or the test's own statistic, standardised where possible)
+    statistic: float      # z or t (or the test's own statistic, standardised where possible)
     p_value: float        # two-sided
     critical: float       # |statistic| above this rejects
     reject: bool
     alpha: float          # per-comparison false-alarm probability used
     n: int                # sample size
+    df: float | None = None                 # Student-t degrees of freedom (None: normal)
+    detectable_effect: float | None = None  # smallest |truth − prediction| rejected with
+                                            # probability ``power`` (absolute units)
+    estimate: float | None = None
+    predicted: float | None = None
+    stderr: float | None = None
+
+    @property
+    def relative_detectable_effect(self) -> float | None:
+        """:attr:`detectable_effect` relative to ``|predicted|`` (``None`` if undefined)."""
+        if self.detectable_effect is None or not self.predicted:
+            return None
+        return self.detectable_effect / abs(self.predicted)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -46,6 +71,112 @@ def z_critical(alpha: float, m: int = 1) -> float:
     return float(_st.norm.isf(_check_alpha(alpha, m) / 2))
 
 
+def critical_value(alpha: float, m: int = 1, df: float | None = None) -> float:
+    """Two-sided critical value at family-wise ``alpha`` over ``m`` Bonferroni-corrected
+    tests: standard normal when ``df`` is ``None``, Student t with ``df`` degrees of
+    freedom otherwise."""
+    a = _check_alpha(alpha, m)
+    if df is None:
+        return float(_st.norm.isf(a / 2))
+    if not (df > 0):
+        raise ValueError(f"df (degrees of freedom) must be positive, got {df}")
+    return float(_st.t.isf(a / 2, df))
+
+
+def _check_power(power: float) -> float:
+    if not (0 < power < 1):
+        raise ValueError(f"power must lie in (0, 1), got {power}")
+    return float(power)
+
+
+def detectable_effect(stderr: float, *, alpha: float, m: int = 1, power: float = 0.8,
+                      df: float | None = None) -> float:
+    """Smallest true deviation ``δ = |truth − prediction|`` (in the units of ``stderr``'s
+    estimate) that the two-sided test at per-test level ``alpha/m`` rejects with
+    probability ``power``.
+
+    Normal test (``df=None``): ``δ = (z_{a/2} + z_{power})·se`` up to the negligible
+    opposite tail, solved exactly. Student t: ``δ/se`` is the noncentrality at which
+    ``P(|T'| > t_crit) = power`` for ``T'`` noncentral t with ``df`` degrees of freedom.
+    """
+    if not (stderr >= 0 and math.isfinite(stderr)):
+        raise ValueError(f"stderr must be finite and >= 0, got {stderr}")
+    power = _check_power(power)
+    crit = critical_value(alpha, m, df)
+    if stderr == 0:
+        return 0.0
+    if df is None:
+        def rej(nc: float) -> float:
+            return float(_st.norm.sf(crit - nc) + _st.norm.cdf(-crit - nc))
+    else:
+        def rej(nc: float) -> float:
+            # the opposite tail is negligible for nc ≥ 0 and scipy returns NaN for it at
+            # large nc: count it as 0
+            lower = float(_st.nct.cdf(-crit, df, nc))
+            return float(_st.nct.sf(crit, df, nc)) + (lower if math.isfinite(lower) else 0.0)
+    lo, hi = 0.0, crit + 10.0
+    while rej(hi) < power:
+        hi *= 2
+    from scipy.optimize import brentq
+    nc = brentq(lambda x: rej(x) - power, lo, hi, xtol=1e-10)
+    return float(nc * stderr)
+
+
+def draws_for_effect(sd: float, effect: float, *, alpha: float, m: int = 1,
+                     power: float = 0.8) -> int:
+    """Number of independent draws ``n`` for which a mean test (standard error
+    ``sd/sqrt(n)``, Student t with ``n − 1`` degrees of freedom) detects a deviation
+    ``effect`` with probability ``power``. ``sd``: standard deviation of one draw."""
+    if not (effect > 0 and math.isfinite(effect)):
+        raise ValueError(f"effect must be positive and finite, got {effect}")
+    if not (sd >= 0 and math.isfinite(sd)):
+        raise ValueError(f"sd must be finite and >= 0, got {sd}")
+    if sd == 0:
+        return 2
+    # the normal answer is a lower bound; walk up through the t correction
+    z = critical_value(alpha, m) + float(_st.norm.isf(1 - _check_power(power)))
+    n = max(2, math.ceil((z * sd / effect) ** 2))
+    while detectable_effect(sd / math.sqrt(n), alpha=alpha, m=m, power=power, df=n - 1) > effect:
+        n = math.ceil(n * 1.05) + 1
+    return int(n)
+
+
+def mean_test(samples: Sequence[float], predicted: float, *, alpha: float, m: int = 1,
+              power: float | None = 0.8, scale: float | None = None) -> TestResult:
+    """Mean of iid samples against a prediction: Student t with ``n − 1`` degrees of
+    freedom, standard error from the samples, with the detectable effect at ``power``
+    (``power=None`` skips that computation, for simulation studies).
+
+    A degenerate sample (every draw equal, e.g. a kernel entry that is identically zero)
+    has no standard error; it is compared exactly, up to rounding: ``|mean − predicted| ≤
+    64·eps·scale`` (``scale`` = the magnitude of the quantity, default
+    ``max(|mean|, |predicted|)``) gives statistic 0, otherwise ``inf`` (reject).
+    """
+    x = np.asarray(samples, dtype=np.float64).ravel()
+    if x.size < 2:
+        raise ValueError("samples: need at least two samples")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("samples: contain NaN or inf")
+    if not math.isfinite(float(predicted)):
+        raise ValueError(f"predicted must be finite, got {predicted}")
+    n = x.size
+    est = float(np.mean(x))
+    se = float(np.std(x, ddof=1) / math.sqrt(n))
+    df = n - 1
+    crit = critical_value(alpha, m, df)
+    a = _check_alpha(alpha, m)
+    if se == 0.0:
+        sc = max(abs(est), abs(float(predicted))) if scale is None else float(scale)
+        ok = abs(est - float(predicted)) <= 64 * np.finfo(np.float64).eps * sc
+        stat = 0.0 if ok else math.inf
+        return TestResult(stat, 1.0 if ok else 0.0, crit, not ok, a, n, df, 0.0, est,
+                          float(predicted), 0.0)
+    t = (est - float(predicted)) / se
+    de = None if power is None else detectable_effect(se, alpha=alpha, m=m, power=power, df=df)
+    return TestResult(t, float(2 * _st.t.sf(abs(t), df)), crit, abs(t) > crit, a, n, df, de,
+                      est, float(predicted), se)
+
+
 def z_test(estimate: float, predicted: float, stderr: float, *, alpha: float,
            m: int = 1, n: int = 0) -> TestResult:
     """``z = (estimate − predicted)/stderr``; reject when ``|z|`` exceeds the Bonferroni
@@ -56,13 +187,16 @@ def z_test(estimate: float, predicted: float, stderr: float, *, alpha: float,
     a = _check_alpha(alpha, m)
     z = (float(estimate) - float(predicted)) / float(stderr)
     crit = float(_st.norm.isf(a / 2))
-    return TestResult(z, float(2 * _st.norm.sf(abs(z))), crit, abs(z) > crit, a, n)
+    de = detectable_effect(float(stderr), alpha=alpha, m=m)
+    return TestResult(z, float(2 * _st.norm.sf(abs(z))), crit, abs(z) > crit, a, n, None, de,
+                      float(estimate), float(predicted), float(stderr))
 
 
 def z_test_mean(samples: Sequence[float], predicted: float, *, alpha: float,
                 m: int = 1) -> TestResult:
-    """Mean of iid samples against a prediction, standard error from the samples
-    (CLT; use ``n ≥ 50``)."""
+    """Mean of iid samples against a prediction, standard error from the samples, normal
+    critical values (CLT). Prefer :func:`mean_test` (Student t), which is calibrated at
+    the sample sizes the checks use."""
     x = np.asarray(samples, dtype=np.float64).ravel()
     if x.size < 2:
         raise ValueError("need at least two samples")
@@ -142,3 +276,52 @@ def slope_fit(x: Sequence[float], y: Sequence[float], *, alpha: float,
     se = math.sqrt(s2 / (sxx * w.sum()))
     t = float(_st.t.isf(alpha / 2, dof))
     return SlopeFit(b, a, se, b - t * se, b + t * se, dof, alpha)
+
+
+# ============================================================================ claims
+# (added for user claim files, theory.claims: power of the variance test)
+def variance_detectable_effect(n: int, kurtosis: float, *, alpha: float, m: int = 1,
+                               power: float = 0.8) -> float:
+    """Smallest relative deviation ``r = |σ²_true/σ²_predicted − 1|`` of a variance that
+    the Wilson–Hilferty test of :func:`variance_z` (``n`` draws, kurtosis ``κ``, level
+    ``alpha/m`` two-sided) detects with probability ``power``, in either direction (the
+    larger of the upward and downward solutions).
+
+    Under the test's model ``s²/σ²_true ~ χ²_ν/ν`` with ``ν = 2(n−1)/(κ−1)``, the cube root
+    ``Y = (s²/σ²_true)^{1/3}`` is normal with mean ``a = 1 − 2/(9ν)`` and sd
+    ``s = sqrt(2/(9ν))``; with ``k = (σ²_true/σ²_predicted)^{1/3}`` the statistic is
+    ``(kY − a)/s``, so the upward effect solves ``k (a − z_pow s) = a + c s`` and the
+    downward one ``k (a + z_pow s) = a − c s`` (``c`` the critical value, ``z_pow`` the
+    normal quantile of ``power``)."""
+    if not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not (kurtosis > 1 and math.isfinite(kurtosis)):
+        raise ValueError(f"kurtosis must be finite and > 1, got {kurtosis}")
+    zp = float(_st.norm.ppf(_check_power(power)))
+    c = critical_value(alpha, m)
+    nu = 2.0 * (n - 1) / (kurtosis - 1.0)
+    a, s = 1.0 - 2.0 / (9.0 * nu), math.sqrt(2.0 / (9.0 * nu))
+    if a - zp * s <= 0:
+        return math.inf
+    up = ((a + c * s) / (a - zp * s)) ** 3 - 1.0
+    down = 1.0 - max(a - c * s, 0.0) ** 3 / (a + zp * s) ** 3
+    return float(max(up, down))
+
+
+def draws_for_variance_effect(kurtosis: float, effect: float, *, alpha: float, m: int = 1,
+                              power: float = 0.8) -> int:
+    """Smallest ``n`` with :func:`variance_detectable_effect` ``≤ effect``."""
+    if not (effect > 0 and math.isfinite(effect)):
+        raise ValueError(f"effect must be positive and finite, got {effect}")
+    lo, hi = 2, 4
+    while variance_detectable_effect(hi, kurtosis, alpha=alpha, m=m, power=power) > effect:
+        lo, hi = hi, hi * 2
+        if hi > 1 << 40:
+            raise ValueError("effect too small: more than 2^40 draws needed")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if variance_detectable_effect(mid, kurtosis, alpha=alpha, m=m, power=power) > effect:
+            lo = mid
+        else:
+            hi = mid
+    return int(hi)
