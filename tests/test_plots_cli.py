@@ -91,7 +91,8 @@ def test_plot_errors_are_one_line(db, tmp_path, capsys, argv, needle):
 
 
 def test_experiment_cli_runs_resumes_and_plots(tmp_path, capsys, monkeypatch):
-    tiny = {**E.QUICK, "widths": [8, 16, 32], "depth": 1, "draws": 2, "seeds": 2}
+    tiny = {**E.QUICK, "widths": [8, 16, 32], "depth": 1, "draws": 2, "seeds": 2,
+            "inputs": {"n": 3, "d0": 4, "seed": 1}}
     monkeypatch.setattr(E, "QUICK", tiny)
     argv = ["experiment", "ntk-vs-width", "--quick", "--out", str(tmp_path), "--jobs", "1"]
     assert main(argv) == 0
