@@ -5,6 +5,10 @@ three databases are identical (timing column excluded).
     python benchmarks/bench_sweep.py [--jobs 2] [--draws 16] [--seeds 4]
 
 Prints tasks per second and each scheduler's speed relative to the serial baseline.
+Caveats: tasks of a few milliseconds measure start-up overhead, not throughput (use
+``--widths 512,1024``); Dask's nanny starts its workers with one BLAS thread
+(``OMP_NUM_THREADS=1``) while the serial and ``--jobs`` runs use numpy's default thread
+pool, which on a busy machine oversubscribes the cores.
 """
 from __future__ import annotations
 
