@@ -26,21 +26,25 @@ Reproducibility (what a batch is)
     * draw ``k`` of a batch is **not** equal to any single draw
       ``empirical_ntk(arch, X, width, seed=…)``: several draws share one random stream,
       which is what makes drawing small networks fast. Its network is
-      :meth:`NetworkBatch.network` ``(k)`` of :func:`draw_networks`, and
+      ``draw_networks(arch, d0, width, seed, K).network(k)`` (:func:`draw_networks`), and
       ``theory.network.network_kernels`` of that network equals draw ``k`` to rounding
       (``tests/test_batched.py``).
 
-    Within a segment the random numbers are used exactly as by
-    :func:`theory.network.draw_network`: masks first (``_Bernoulli``, exact keep
-    probability), then Box–Muller normals only where a weight is kept (see the module
-    docstring of :mod:`theory.network` for the quantisation, statistically negligible).
+    Within a segment the random numbers are turned into masks and weights by the code of
+    :func:`theory.network.draw_network`: first the masks of the segment's masked pieces
+    (``_Bernoulli``, exact keep probability), then one Box–Muller pass for every kept (or
+    unmasked) entry of the segment, in order (see the module docstring of
+    :mod:`theory.network` for the quantisation, statistically negligible).
 
 Memory
     A batch is computed in chunks of whole groups whose estimated peak working set
     (weights, masks, forward/backward signals, contraction temporaries, see
     :func:`bytes_per_draw`) fits ``memory_budget`` bytes (default
-    :data:`DEFAULT_MEMORY_BUDGET` = 256 MiB). A chunk always holds at least one group, so
-    a single network larger than the budget is still computed (one draw at a time).
+    ``DEFAULT_MEMORY_BUDGET`` = 256 MiB); within the budget a chunk is kept to about
+    ``_FAST_CHUNK_BYTES`` = 4 MiB, which stays in cache and whose buffers are reused from
+    chunk to chunk (measured faster than larger chunks). A chunk always holds at least one
+    group, so a single network larger than the budget is still computed (one draw at a
+    time). The returned arrays, ``K (L+3) n²`` floats, are not part of the budget.
 """
 from __future__ import annotations
 
@@ -61,6 +65,7 @@ __all__ = ["NetworkBatch", "draw_networks", "batched_kernels", "bytes_per_draw",
            "DEFAULT_MEMORY_BUDGET", "check_draws"]
 
 DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20  # bytes per chunk (estimated peak working set)
+_BITGEN = np.random.PCG64  # the bit generator of every segment's stream
 _TAG_BATCH = 0x4E544B42  # "NTKB": batch streams never coincide with single-draw streams
 _SEGMENT_ENTRIES = 1 << 17  # entries per independently seeded segment (measured: 2^16…2^18
 # cost the same per entry at width 4096; fewer, larger segments amortise the per-call
@@ -187,7 +192,7 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
             kid = np.random.SeedSequence(entropy=ss.entropy,
                                          spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
                                          pool_size=ss.pool_size)
-            _fill_segment(np.random.PCG64(kid), subs, W_flat, M_flat, bern, ws)
+            _fill_segment(_BITGEN(kid), subs, W_flat, M_flat, bern, ws)
     return W, M
 
 
