@@ -1,6 +1,7 @@
 """theory: infinite-width NTK/NNGP of randomly pruned MLPs, the derived pruning factor,
-finite-width Monte Carlo, LaTeX export and claim files (check). Results are JSON on
-stdout (check: a verdict table); errors are one line on stderr with a non-zero exit code.
+finite-width Monte Carlo, resumable sweeps and figures, LaTeX export, claim files (check)
+and the built-in claim checks (verify). Results are JSON on stdout (check and verify: a
+verdict table); errors are one line on stderr with a non-zero exit code.
 
 Parametrisation (docs/math.md#network): no biases; L hidden layers, L+1 weight matrices
 W1..W{L+1} with iid N(0, 1) entries, each layer scaled by sqrt(c_sigma / d_h) with
@@ -506,44 +507,6 @@ def run_factor(ns: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- sweep
-def add_sweep(sub: Any) -> None:
-    ap = sub.add_parser("sweep", help="finite-width error against the limit over widths (JSON)",
-                        description=_wrap("Mean over --draws networks of the largest absolute and "
-                                    "relative deviation of the empirical NTK from the limit, per "
-                                    "width."),
-                        formatter_class=_Formatter)
-    add_arch_args(ap)
-    ap.add_argument("--inputs", metavar="FILE",
-                    help="inputs, one per row: .npy, .npz, .csv or .json (default: a demo pair)")
-    ap.add_argument("--widths", type=parse_widths, default=[64, 128, 256, 512], metavar="W1,W2,..",
-                    help="comma-separated hidden widths")
-    ap.add_argument("--draws", type=_int_at_least("--draws", 1), default=20,
-                    help="independent networks per width (>= 2 gives standard errors)")
-    ap.add_argument("--seed", type=_int_at_least("--seed", 0), default=0, help="base seed (each width and draw gets an independent child seed)")
-    ap.set_defaults(func=run_sweep)
-
-
-def run_sweep(ns: argparse.Namespace) -> int:
-    from .limits import limit_kernels
-    from .network import sample_kernels
-    arch = arch_from_args(ns)
-    X = load_inputs(ns.inputs)
-    report = _input_layer_report(arch, X, "exact")
-    lim = np.asarray(limit_kernels(arch, X).ntk)
-    scale = float(np.max(np.abs(lim)))
-    rows = []
-    for w in ns.widths:
-        seeds = np.random.SeedSequence([ns.seed, w]).spawn(ns.draws)
-        errs = np.array([np.max(np.abs(sample_kernels(arch, X, w, s)["ntk"] - lim)) for s in seeds])
-        se = float(errs.std(ddof=1) / np.sqrt(len(errs))) if len(errs) > 1 else None
-        rows.append({"width": w, "mean_max_abs_error": float(errs.mean()), "stderr": se,
-                     "mean_max_rel_error": float(errs.mean()) / scale if scale > 0 else None,
-                     "stderr_rel": se / scale if (se is not None and scale > 0) else None})
-    return emit({"arch": arch.describe(), "limit_ntk": lim.tolist(), "limit_input_layer": report,
-                 "relative_to": "max |limit NTK entry|", "sweep": rows})
-
-
-# ----------------------------------------------------------------------------- output, main
 def emit(out: dict) -> int:
     """One top-level key per line: readable, and still strict JSON (NaN/inf are refused)."""
     sys.stdout.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v, allow_nan=False)}"
@@ -565,10 +528,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_limit(sub)
     add_sample(sub)
     add_factor(sub)
-    add_sweep(sub)
+    from . import plots, sweep_cli, verify
+    _with_run(sweep_cli.add_parser(sub))           # sweep (SQLite, processes, Dask)
+    _with_run(plots.add_parser(sub))               # plot
+    _with_run(sweep_cli.add_experiment_parser(sub))  # experiment
     add_latex(sub)
     from .claims import cli as claims_cli  # theory check FILE.toml (issue 8)
     claims_cli.add_parser(sub).set_defaults(func=claims_cli.run)
+    _with_run(verify.add_parser(sub))              # verify (the built-in claim checks)
+    return ap
+
+
+def _with_run(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Subcommands that set ``run=`` (sweep, plot, experiment, verify) dispatch through
+    ``func`` like the others, so they share main's one-line error handling."""
+    ap.set_defaults(func=ap.get_default("run"))
     return ap
 
 
