@@ -316,6 +316,15 @@ def findings() -> list[Finding]:
         out.append(Finding(f"L1_p{p:g}_slack_YW", f"L = 1, p = {p:g}: slack of the Yang–Wang "
                            "default at C = 1 (bound / measured width, worst entry)",
                            "measured", v, u, "d0 = 8, ε = 0.1, δ = 0.1, C = 1", ps, fmt=".3g"))
+    deep = {(r["L"], r["p"]): r for r in a["deep"]}
+    r = deep[4, 0.0]
+    ps = {k: (a["arora"][4] / w, a["arora"][4] / w * (u_ / w)) for k, (w, u_) in
+          per_seed_width(r).items()}
+    v, u = combine(ps)
+    out.append(Finding("L4_p0_slack_Arora", "L = 4, p = 0: slack of Arora's bound at C = 1 "
+                       "(worst entry, d^(-1/2) extrapolation from d = 512)", "measured", v, u,
+                       "d0 = 8, ε = 0.1, δ = 0.1, C = 1; extrapolation error not included",
+                       ps, fmt=".3g"))
     return out
 
 
