@@ -2,10 +2,16 @@
 Yang–Wang family, via theory.bounds (docs/math.md#bounds)."""
 from __future__ import annotations
 
+import functools
+
 import sympy
 
+import theory
 from theory import bounds as tb
 from theory import latex as TL
+from theory import variance as V
+
+from .findings import Finding, render
 
 S = tb.SYMBOLS
 
@@ -81,8 +87,32 @@ def _limits() -> str:
     return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=1)
+def findings() -> list[Finding]:
+    """Exact (symbolic) findings: the degree in r = 1/(1−p) of the Yang–Wang default and
+    of the exact one-hidden-layer width with a masked input layer at fixed d0."""
+    yw = tb.sparsity_dependence(tb.yang_wang_bound())
+    arch = theory.Architecture(depth=1, p=V.P, rescale=True)
+    wide = V.symbolic_moments(arch).variance.subs({V.THETA: sympy.pi / 3, V.NORM_X: 1,
+                                                   V.NORM_Y: 1})
+    k_wide, _ = V.width_growth_in_r(V.required_width(wide))
+    diag = V.diagonal_moments(arch).variance.subs(V.NORM_X, 1)
+    k_exact, _ = V.width_growth_in_r(V.required_width(diag))
+    reg = "one hidden layer, ReLU, rescaled masks; symbolic in p (theory.variance)"
+    return [
+        Finding("yw_degree", "degree in 1/(1−p) of the Yang–Wang default guess", "exact",
+                float(yw.degree), 0.0, "the assumed bound family (theory.bounds)", fmt="g"),
+        Finding("wide_input_degree", "degree in 1/(1−p) of the CLT width of the exact "
+                "one-layer variance, wide-input form (ρ = 1/2)", "exact", float(k_wide), 0.0,
+                reg, fmt="g"),
+        Finding("masked_input_degree", "the same with the input layer masked, exact at fixed "
+                "d0 (diagonal, x4 = Σx_j⁴ > 0)", "exact", float(k_exact), 0.0, reg, fmt="g"),
+    ]
+
+
 def generate() -> dict[str, str]:
     return {
+        "findings": render(findings()),
         "formulas": _formulas(),
         "table": _table(),
         "compare": _compare(),

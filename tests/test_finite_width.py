@@ -70,3 +70,49 @@ def test_beta_and_depth_law_on_synthetic_records():
     assert abs(fits[(0.5, True)].z_vs_dense) < 4
     assert abs(fits[(0.5, False)].z_vs_dense) > 10       # nominal β: slope doubled
     assert fits[(0.0, False)].z_vs_dense is None
+
+
+# ----------------------------------------------------------------------------- robust tools
+def test_weighted_fit_recovers_parameters_and_chi2_rejects_a_wrong_model():
+    rng = np.random.default_rng(4)
+    L = np.repeat([1.0, 2, 4, 8], 3)
+    d = np.tile([64.0, 128, 256], 4)
+    sig = np.full(L.size, 2e-3)
+    y = (2.0 + 3.5 * L) / d - 30 / d ** 2 + rng.normal(0, sig)
+    A = np.stack([1 / d, L / d, 1 / d ** 2], 1)
+    f = F.weighted_fit(A, y, sig, ("a", "b", "c"))
+    assert f.dof == 9 and f.p_value > 1e-3
+    assert abs(f.value("b") - 3.5) < 4 * f.stderr("b")
+    # the single-β line cannot describe a depth-independent 1/d term: χ² rejects it
+    g = F.weighted_fit(np.stack([np.ones_like(d), L / d], 1), y, sig, ("a", "c"))
+    assert g.p_value < 1e-6 and g.scale > 1
+    with pytest.raises(ValueError):
+        F.weighted_fit(A, y, -sig, ("a", "b", "c"))
+    with pytest.raises(ValueError):
+        F.weighted_fit(A, y, sig, ("a", "b"))
+
+
+def test_homogeneity_and_wilson():
+    chi2, dof, p = F.homogeneity_test([1.0, 1.0, 1.0], [0.1, 0.2, 0.3])
+    assert chi2 == 0 and dof == 2 and p == pytest.approx(1.0)
+    assert F.homogeneity_test([0.0, 1.0], [0.1, 0.1])[2] < 1e-10
+    lo, hi = F.wilson_interval(90, 100)
+    assert lo < 0.9 < hi and lo == pytest.approx(0.8256, abs=1e-3) and hi == pytest.approx(0.9448, abs=1e-3)
+    assert F.wilson_interval(0, 10)[0] == 0.0
+    f, lo, hi = F.coverage([0.1, -0.3, 0.05, 0.2], 0.2)
+    assert f == 0.75 and lo < 0.75 < hi
+    with pytest.raises(ValueError):
+        F.wilson_interval(5, 3)
+
+
+def test_log_ratio_bootstrap_matches_the_delta_method_on_light_tails():
+    rng = np.random.default_rng(5)
+    y = 2 + 0.3 * rng.standard_normal(4000)
+    v, se = F.log_ratio_bootstrap(y, n_boot=300, seed=1)
+    assert v == pytest.approx(np.log(np.mean(y * y) / np.mean(y) ** 2))
+    m1, m2 = y.mean(), (y * y).mean()
+    g = np.array([-2 / m1, 1 / m2])
+    se_delta = float(np.sqrt(g @ np.cov(np.stack([y, y * y])) @ g / y.size))
+    assert se == pytest.approx(se_delta, rel=0.2)
+    with pytest.raises(ValueError):
+        F.log_ratio_bootstrap(y[:5])

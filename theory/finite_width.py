@@ -12,7 +12,13 @@
   error, which the two widths expose).
 * :func:`diagonal_log_ratio` / :func:`depth_law`: ``log(E[Θ²]/E[Θ]²)`` on the diagonal
   against ``β`` (Hanin & Nica 2020: ``≃ exp(5β)``, ``β = Σ_l 1/d_l``; docs/references.md), with
-  ``β`` computed with the nominal widths ``d_l`` or the effective ``q·d_l``.
+  ``β`` computed with the nominal widths ``d_l`` or the effective ``q·d_l``. This
+  single-``β`` line does not fit pruned networks (notes/depth_law.md); the tools for the
+  model that does are :func:`log_ratio_bootstrap` (heavy-tail-robust errors),
+  :func:`weighted_fit` (generalised least squares with ``χ²``, dof and ``P``) and
+  :func:`homogeneity_test` (are values at equal ``β`` equal?).
+* :func:`coverage` / :func:`wilson_interval`: direct ``P(|Θ_d − Θ̃| ≤ tol)`` with a
+  binomial (Wilson) interval, the check that needs no ``d^{-1/2}`` extrapolation.
 """
 from __future__ import annotations
 
@@ -32,6 +38,8 @@ from .stats import SlopeFit, slope_fit
 __all__ = [
     "sphere_pair", "QuantileEstimate", "error_quantile", "NeededWidth", "needed_width",
     "slack_table", "LogRatio", "diagonal_log_ratio", "beta", "DepthLawFit", "depth_law",
+    "log_ratio_bootstrap", "LinearFit", "weighted_fit", "homogeneity_test", "wilson_interval",
+    "coverage",
 ]
 
 
@@ -207,3 +215,110 @@ def depth_law(records: Sequence[LogRatio], *, alpha: float = 0.05) -> list[Depth
             z = (f.slope - dense.slope) / math.sqrt(f.stderr ** 2 + dense.stderr ** 2)
             out.append(DepthLawFit(p, eff, f, z, float(2 * _st.norm.sf(abs(z)))))
     return out
+
+
+# ----------------------------------------------------------------------------- robust tools
+def log_ratio_bootstrap(y: Any, *, n_boot: int = 400, seed: int = 0) -> tuple[float, float]:
+    """``(log(mean(y²)/mean(y)²), bootstrap standard error)`` of iid draws ``y``.
+
+    The bootstrap resamples whole draws, so it follows the estimator's non-linearity and
+    skew; unlike the delta method it needs no fourth-moment estimate. It still cannot see
+    tail mass absent from the sample (notes/depth_law.md checks the errors against
+    independent replications)."""
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if y.size < 10 or not np.all(np.isfinite(y)):
+        raise ValueError(f"y must hold >= 10 finite draws, got {y.size}")
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 20:
+        raise ValueError(f"n_boot must be an integer >= 20, got {n_boot!r}")
+    val = math.log(float(np.mean(y * y)) / float(np.mean(y)) ** 2)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, y.size, size=(int(n_boot), y.size))
+    yb = y[idx]
+    boots = np.log(np.mean(yb * yb, axis=1) / np.mean(yb, axis=1) ** 2)
+    return val, float(np.std(boots, ddof=1))
+
+
+@dataclass
+class LinearFit:
+    """Generalised least squares ``y ≈ A·θ`` with known errors ``σ``."""
+    names: tuple[str, ...]
+    params: np.ndarray        # θ̂
+    cov: np.ndarray           # (AᵀWA)⁻¹, W = diag(1/σ²); NOT rescaled by χ²/dof
+    chi2: float
+    dof: int
+    p_value: float            # P(χ²_dof ≥ chi2)
+
+    @property
+    def scale(self) -> float:
+        """PDG scale factor ``S = sqrt(max(1, χ²/dof))`` for the parameter errors."""
+        return math.sqrt(max(1.0, self.chi2 / self.dof)) if self.dof > 0 else 1.0
+
+    def stderr(self, name: str, *, scaled: bool = True) -> float:
+        i = self.names.index(name)
+        return float(math.sqrt(self.cov[i, i]) * (self.scale if scaled else 1.0))
+
+    def value(self, name: str) -> float:
+        return float(self.params[self.names.index(name)])
+
+
+def weighted_fit(design: Any, y: Any, sigma: Any, names: Sequence[str]) -> LinearFit:
+    """GLS fit of ``y = design @ θ`` with independent errors ``sigma`` (one per row),
+    reporting ``χ² = Σ (r/σ)²`` with ``n − k`` degrees of freedom and its ``P``-value.
+
+    ``sigma`` should not come from the same draws as ``y`` when those are heavy-tailed:
+    a sample that misses its rare large draws has both a low value and a low error, and
+    1/σ² weights then pull the fit down (notes/depth_law.md uses the error of an
+    independent replication)."""
+    A = np.asarray(design, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    s = np.asarray(sigma, dtype=np.float64).ravel()
+    if A.ndim != 2 or A.shape[0] != y.size or s.size != y.size:
+        raise ValueError(f"design must be (n, k) with n = len(y) = len(sigma); got "
+                         f"{A.shape}, {y.size}, {s.size}")
+    if len(names) != A.shape[1]:
+        raise ValueError(f"names must have {A.shape[1]} entries, got {len(names)}")
+    if not np.all(s > 0) or not np.all(np.isfinite(s)):
+        raise ValueError("sigma must be positive and finite")
+    if A.shape[0] < A.shape[1]:
+        raise ValueError(f"need at least as many points ({A.shape[0]}) as parameters "
+                         f"({A.shape[1]})")
+    Aw, yw = A / s[:, None], y / s
+    cov = np.linalg.inv(Aw.T @ Aw)
+    th = cov @ (Aw.T @ yw)
+    r = yw - Aw @ th
+    chi2 = float(r @ r)
+    dof = int(A.shape[0] - A.shape[1])
+    pv = float(_st.chi2.sf(chi2, dof)) if dof > 0 else float("nan")
+    return LinearFit(tuple(names), th, cov, chi2, dof, pv)
+
+
+def homogeneity_test(values: Any, sigma: Any) -> tuple[float, int, float]:
+    """``(χ², dof, P)`` for "all ``values`` are equal" (weighted mean, known ``sigma``)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    s = np.asarray(sigma, dtype=np.float64).ravel()
+    if v.size < 2 or s.size != v.size or not np.all(s > 0):
+        raise ValueError("need >= 2 values with positive sigma of the same length")
+    w = 1.0 / s ** 2
+    m = float(w @ v / w.sum())
+    chi2 = float(w @ (v - m) ** 2)
+    return chi2, v.size - 1, float(_st.chi2.sf(chi2, v.size - 1))
+
+
+def wilson_interval(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval (confidence ``1 − alpha``) of a binomial proportion ``k/n``."""
+    if not (0 <= k <= n) or n < 1:
+        raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    z = float(_st.norm.isf(alpha / 2))
+    ph = k / n
+    den = 1 + z * z / n
+    c = (ph + z * z / (2 * n)) / den
+    h = z * math.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / den
+    return max(0.0, c - h), min(1.0, c + h)
+
+
+def coverage(errors: Any, tol: float, alpha: float = 0.05) -> tuple[float, float, float]:
+    """``(fraction of |errors| ≤ tol, Wilson interval)`` over iid draws."""
+    e = np.abs(np.asarray(errors, dtype=np.float64).ravel())
+    k = int(np.sum(e <= tol))
+    lo, hi = wilson_interval(k, e.size, alpha)
+    return k / e.size, lo, hi
