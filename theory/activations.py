@@ -47,6 +47,15 @@ class Activation:
     def pair_map(self, B: Backend, va: Any, vb: Any, theta: Any, phi: Any) -> tuple[Any, Any]:
         raise NotImplementedError
 
+    def layer_map(self, B: Backend, va, vb, theta, phi):
+        """One layer of the recursion: ``(Σ, Σ̇, Σ(x,x), Σ(x',x'), θ', φ')`` =
+        ``pair_map``, ``variance_map`` of both variances and ``output_angle``. Subclasses
+        may share work between the three (ReLU on float64 does)."""
+        sig, sdot = self.pair_map(B, va, vb, theta, phi)
+        nva, nvb = self.variance_map(B, va), self.variance_map(B, vb)
+        th, ph = self.output_angle(B, va, vb, theta, phi, sig, nva, nvb)
+        return sig, sdot, nva, nvb, th, ph
+
     def output_angle(self, B: Backend, va, vb, theta, phi, sigma, va_out, vb_out):
         """Angle of the output covariance: ``cos θ' = Σ(x,x') / sqrt(Σ(x,x) Σ(x',x'))``."""
         den = B.sqrt(va_out) * B.sqrt(vb_out)
@@ -101,6 +110,26 @@ class ArcCosine(Activation):
         sigma = cs * (ra * rb) ** n * B.J(n, theta, phi) / two_pi
         sdot = cs * n * n * (ra * rb) ** (n - 1) * B.J(n - 1, theta, phi) / two_pi
         return sigma, sdot
+
+    def layer_map(self, B, va, vb, theta, phi):
+        if not isinstance(B, NumpyBackend):
+            return super().layer_map(B, va, vb, theta, phi)
+        # float64: one sin/cos per entry shared by J_n, J_{n-1} and J_n(0) − J_n (the
+        # same formulas as NumpyBackend.J / Jc, see there for the accuracy argument)
+        n, cs = self.n, self.c_sigma(B)
+        theta = np.asarray(theta, dtype=np.float64)
+        phi = np.asarray(phi, dtype=np.float64)
+        Jn, Jm, Jc = B.arccos_triplet(n, theta, phi)
+        ra, rb = np.sqrt(va), np.sqrt(vb)
+        rr = ra * rb
+        two_pi = 2 * np.pi
+        sigma = (cs / two_pi) * (rr if n == 1 else rr * rr) * Jn
+        sdot = (cs * n * n / two_pi) * (Jm if n == 1 else rr * Jm)
+        # θ' = 2 asin(sqrt(vers/2)), vers = 1 − cos θ' = Jc/J_n(0): accurate as θ' → 0
+        j0 = J_AT_ZERO[n] * np.pi
+        th = 2 * np.arcsin(np.sqrt(np.clip(Jc / (2 * j0), 0.0, 1.0)))
+        nva, nvb = self.variance_map(B, va), self.variance_map(B, vb)
+        return sigma, sdot, nva, nvb, th, np.pi - th
 
     def output_angle(self, B, va, vb, theta, phi, sigma, va_out, vb_out):
         # cos θ' = J_n(θ)/J_n(0) ≥ 0, independent of the variances (homogeneity)
