@@ -72,6 +72,20 @@ def _series_h2(phi: np.ndarray) -> np.ndarray:
     return _horner(_H2_COEF, x2, K) * (x2 * x2 * phi)
 
 
+def _select(out: np.ndarray, where: np.ndarray, f: Callable, x: np.ndarray) -> np.ndarray:
+    """Like :func:`_patch` for a 1-argument series valid on ``where``: when many entries
+    need it, evaluating ``f`` everywhere (with as many terms as the selected entries
+    need) and selecting is cheaper than gathering and scattering."""
+    k = np.count_nonzero(where)
+    if k == 0:
+        return out
+    if k < out.size // 4:
+        return _patch(out, where, f, x)
+    xm = float(np.max(x, where=where, initial=0.0))
+    np.copyto(out, f(np.minimum(x, xm)), where=where)
+    return out
+
+
 def _patch(out: np.ndarray, where: np.ndarray, f: Callable, *args: np.ndarray) -> np.ndarray:
     """``out[where] = f(*(a[where] for a in args))`` — evaluates the second branch of a
     two-branch formula only on the entries that need it (instead of ``np.where`` on both)."""
@@ -192,12 +206,21 @@ class NumpyBackend(Backend):
             return 2 * np.pi * s * s + self._h2(theta)
         raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
 
-    def arccos_triplet(self, n, theta, phi):
+    def arccos_triplet(self, n, theta, phi, trig=None):
         """``(J_n, J_{n−1}, J_n(0) − J_n)`` from one ``sin``/``cos`` per entry (same
         formulas as :meth:`J` and :meth:`Jc`). ``1 − cos θ`` is formed as
         ``sin²θ/(1 + cos θ)`` for ``θ < π/2`` (no cancellation); ``sin θ − θ cos θ`` in
         ``Jc`` uses the series only for ``θ < 1/4`` — above, the direct form loses at most
-        ``3ε/θ²`` of a term that is itself ``2θ/(3π)`` of ``Jc``, i.e. ``< 3ε`` relative."""
+        ``3ε/θ²`` of a term that is itself ``2θ/(3π)`` of ``Jc``, i.e. ``< 3ε`` relative.
+        ``trig = (cos θ, sin θ, 1 − cos θ)``, when the caller has them accurately, saves
+        the ``sin``/``cos`` evaluations."""
+        if trig is not None:
+            shape = np.shape(theta)
+            theta = np.asarray(theta, dtype=np.float64).reshape(-1)
+            phi = np.asarray(phi, dtype=np.float64).reshape(-1)
+            c, s, onec = (np.broadcast_to(t, shape).reshape(-1) for t in trig)
+            out = self._triplet(n, theta, phi, (s, c, onec))
+            return tuple(o.reshape(shape) for o in out)
         theta, phi = np.broadcast_arrays(np.asarray(theta, dtype=np.float64),
                                          np.asarray(phi, dtype=np.float64))
         shape = theta.shape
@@ -205,20 +228,23 @@ class NumpyBackend(Backend):
         out = self._triplet(n, theta, phi)
         return tuple(o.reshape(shape) for o in out)
 
-    def _triplet(self, n, theta, phi):
+    def _triplet(self, n, theta, phi, trig=None):
         near = theta >= np.pi / 2
-        s, c = np.sin(theta), np.cos(theta)
-        if np.any(near):   # the supplement is the accurate one there
-            s[near] = np.sin(phi[near])
-            c[near] = -np.cos(phi[near])
-        onec = s * s / (1 + c)
-        _patch(onec, near, lambda cc: 1 - cc, c)
+        if trig is not None:
+            s, c, onec = trig
+        else:
+            s, c = np.sin(theta), np.cos(theta)
+            if np.any(near):   # the supplement is the accurate one there
+                s[near] = np.sin(phi[near])
+                c[near] = -np.cos(phi[near])
+            onec = s * s / (1 + c)
+            _patch(onec, near, lambda cc: 1 - cc, c)
         if n == 1:
             Jn = s + phi * c
             _patch(Jn, near, self._g1, phi)
             Jm = phi.copy()
             g = s - theta * c
-            _patch(g, theta < 0.25, _series_g1, theta)
+            _select(g, theta < 0.25, _series_g1, theta)
             Jc = np.pi * onec - g
             return Jn, Jm, Jc
         if n == 2:

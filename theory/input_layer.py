@@ -184,6 +184,13 @@ def layer1_mixture(B: Backend, arch: Architecture, X: Any, *, method: str = "aut
 # ------------------------------------------------------------------ data-set scale (float64)
 #: enumeration is "cheap" when 2^d0 · d0² · (pairs) stays below this many operations
 ENUMERATION_BUDGET = 2e9
+#: largest Monte Carlo fallback (entries × masks × d0) attempted per tile before
+#: MixturePlan raises instead (minutes, not hours)
+SAMPLING_BUDGET = 2e10
+#: factor on the geometric next-term estimate |T_1| r²: against the exact mixture the
+#: true error was 1.55–2.36 times |T_1| r² for d0 >= 64 (notes/input_layer_expansion.md),
+#: so 4 leaves a margin of 1.7 there. A calibrated estimate, not a proof.
+ESTIMATE_SAFETY = 4.0
 
 
 def _hoeffding_tail(q: float, P: dict) -> np.ndarray:
@@ -207,10 +214,10 @@ class MixturePlan:
     masks, standard error reported) otherwise. ``method`` may force ``"exact"``
     (enumerate), ``"expansion"`` (all entries, whatever the estimate) or ``"sampled"``.
 
-    Error estimate of the expansion per entry (relative to the diagonal scale):
-    ``|T_1| r² + tail``, ``r = max(|T_2/T_1|, δ²)`` with ``δ² = (1−q)/q (Σ_j x̂_j⁴ +
-    Σ_j x̂'_j⁴)`` (the relative variance of the quadratic forms), i.e. the size of the
-    next term ``T_3`` if the series keeps its ratio, plus the Hoeffding mass of masks far
+    Error estimate of the expansion per entry (relative to the diagonal scale
+    ``sqrt(K(x,x) K(x',x'))``): ``4 |T_1| r² + tail``, ``r = max(|T_2/T_1|, |T_1|/scale)``
+    (the two observed ratios of consecutive terms), i.e. the size of the next term
+    ``T_3`` if the series keeps its ratio, plus the Hoeffding mass of masks far
     from the mean (:func:`_hoeffding_tail`) times the kernel scale. This is an estimate,
     validated against enumeration in tests/test_dataset_scale.py and the note."""
 
@@ -301,13 +308,12 @@ class MixturePlan:
             o = self.me.expansion_tile(self.act, al, q, P, P, G, z, z + np.pi, pairwise=False)
             out, errs = {}, {}
             tail = 2 * _hoeffding_tail(q, P)
-            delta2 = 2 * (1 - q) / q * P[4] / np.where(P[2] > 0, P[2], 1) ** 2
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 for key, name in (("F", "sigma"), ("H", "grad")):
                     t0, t1, t2 = o[key + "0"], o[key + "1"], o[key + "2"]
-                    r = np.maximum(np.abs(t2) / np.abs(t1), delta2)
                     val = t0 + t1 + t2
-                    rel = (np.abs(t1) * r * r) / np.abs(val) + tail
+                    r = np.maximum(np.abs(t2) / np.abs(t1), np.abs(t1) / np.abs(val))
+                    rel = ESTIMATE_SAFETY * (np.abs(t1) * r * r) / np.abs(val) + tail
                     out[name] = val
                     errs[name] = np.where(np.isfinite(rel), rel, np.inf)
             err = np.maximum(errs["sigma"], errs["grad"])
@@ -333,7 +339,15 @@ class MixturePlan:
         se_s = np.zeros(k)
         se_g = np.zeros(k)
         for t, (i, j) in enumerate(pairs):
-            A, Bq, C, th, ph = masked_pair_geometry(B, Mb, Xa[i], Xb[j])
+            if method == "sampled":
+                # Monte Carlo: the wedge from Lagrange's identity AB − C² (O(K d0) instead
+                # of O(K d0²)); its rounding (≲ sqrt(ε) in θ for nearly collinear masked
+                # pairs) is far below the sampling error
+                xa, xb = Xa[i], Xb[j]
+                A, Bq, C = Mb @ (xa * xa), Mb @ (xb * xb), Mb @ (xa * xb)
+                th, ph = _angle(B, np.sqrt(np.maximum(A * Bq - C * C, 0.0)), C)
+            else:
+                A, Bq, C, th, ph = masked_pair_geometry(B, Mb, Xa[i], Xb[j])
             s_m, sd_m = self.act.pair_map(B, self.alpha * A, self.alpha * Bq, th, ph)
             g_m = self.alpha * C * sd_m
             sig[t], grad[t] = w @ s_m, w @ g_m
@@ -389,13 +403,13 @@ class MixturePlan:
                 nn = (np.sqrt(self.v1[i0:i1, None]) * np.sqrt(self.v2[None, j0:j1])) ** self.act.n
             else:
                 nn = 1.0
-            delta2 = self.d1[i0:i1, None] + self.d2[None, j0:j1]
             tail = self.tail1[i0:i1, None] + self.tail2[None, j0:j1]
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 for key, out, err, scale in (("F", sig, err_s, scale_s), ("H", grad, err_g, scale_g)):
                     t0, t1, t2 = o[key + "0"] * nn, o[key + "1"] * nn, o[key + "2"] * nn
-                    r = np.maximum(np.abs(t2) / np.abs(t1), delta2)
-                    est = np.abs(t1) * r * r + tail * scale
+                    # per-order ratio: the larger of |T_2/T_1| and |T_1|/scale
+                    r = np.maximum(np.abs(t2) / np.abs(t1), np.abs(t1) / scale)
+                    est = ESTIMATE_SAFETY * np.abs(t1) * r * r + tail * scale
                     rel = est / scale
                     bad = ~np.isfinite(rel) | ~np.isfinite(t0 + t1 + t2)
                     rel = np.where(bad, np.inf, rel)
@@ -408,6 +422,8 @@ class MixturePlan:
             todo &= ~ok
         if np.any(todo):
             ii, jj = np.nonzero(todo)
+            if self.method == "expansion" and self.fallback == "sampled":
+                self._check_sampling_cost(len(ii), err_s[todo], err_g[todo])
             if self.sym:   # a symmetric tile: compute i<j once
                 keep = (ii + i0) <= (jj + j0) if diag_tile else np.ones(len(ii), bool)
                 ii, jj = ii[keep], jj[keep]
@@ -431,6 +447,22 @@ class MixturePlan:
                  "abs_g": np.where(np.isfinite(err_g), err_g * scale_g, 0.0),
                  "stderr": float(max(se_s.max(initial=0), se_g.max(initial=0)))}
         return first, stats
+
+    def _check_sampling_cost(self, k: int, es: np.ndarray, eg: np.ndarray) -> None:
+        """Refuse a fallback to Monte Carlo that would take hours, saying what to do."""
+        cost = float(k) * self.n_masks * self.d0
+        if cost <= SAMPLING_BUDGET:
+            return
+        est = np.maximum(es, eg)
+        fin = est[np.isfinite(est)]
+        worst = f"{np.max(fin):.1e}" if fin.size else "inf"
+        raise ValueError(
+            f"input_layer='exact': the 1/d0 expansion cannot certify tol = {self.tol:g} for "
+            f"{k} entries of this tile (largest error estimate {worst}; the rest are within "
+            f"tol), and sampling them ({self.n_masks} masks × d0 = {self.d0} per entry) would "
+            f"cost ~{cost:.1e} operations. Pass a larger tol (e.g. tol={worst if fin.size else '1e-6'}), "
+            f"mixture_method='expansion' to accept the expansion with its reported estimate, "
+            f"fewer n_masks, or input_layer='wide'")
 
     def _first_layer(self, sig, grad, va, vb, diag_tile):
         B = NUMPY
@@ -498,6 +530,10 @@ class MixturePlan:
             rep["error_estimate_ntk"] = errs.get("ntk", err1)
             rep["error_estimate_nngp"] = errs.get("nngp", err1)
             rep["error_estimate"] = max(rep["error_estimate_ntk"], rep["error_estimate_nngp"])
+            if "sampled" in routes:   # the sampled entries' standard error dominates
+                rep["error_kind"] += "; sampled entries: Monte Carlo standard error"
+                for k in ("error_estimate", "error_estimate_ntk", "error_estimate_nngp"):
+                    rep[k] = max(rep[k], stderr)
         elif "sampled" in routes:
             rep["error_kind"] = "Monte Carlo standard error (relative to sqrt(K(x,x)K(x',x')), layer 1)"
             rep["error_estimate"] = stderr

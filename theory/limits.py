@@ -17,6 +17,7 @@ Which route computed the input-layer mixture, and with what error, is reported b
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from .recursion import FirstLayer, RecursionResult, input_state, pair_angles, ru
 INPUT_LAYER_MODES = ("exact", "wide")
 KERNELS = ("ntk", "nngp")
 #: default tile edge of the float64 driver (entries per tile = TILE²)
-TILE = 384
+TILE = 256
 #: bytes of working memory per tile entry (≈ 30 live float64 temporaries, measured
 #: with tracemalloc on ReLU L = 3; see benchmarks/bench_limit.py)
 BYTES_PER_TILE_ENTRY = 240
@@ -123,13 +124,15 @@ def limit_kernels(arch: Architecture, X: Any, *, X2: Any = None, input_layer: st
                   mixture_method: str = "auto", n_masks: int = DEFAULT_N_MASKS,
                   mixture_seed: int = 0, tol: float = DEFAULT_TOL, info: dict | None = None,
                   tile: int = TILE, workers: int | None = None,
-                  max_bytes: int | None = None) -> RecursionResult:
+                  max_bytes: int | None = None,
+                  kernels: tuple = ("ntk", "nngp")) -> RecursionResult:
     """All limit kernels from one pass of the recursion (see :func:`limit_ntk`).
 
     ``X2`` (optional, same ``d0``) gives the cross kernels ``K(X, X2)`` of shape
     (n1, n2). ``info``, if a dict, is filled with the input-layer route report (keys of
     :class:`LimitResult` except ``value``). ``tile`` and ``workers`` tune the float64
-    driver (``workers=None``: ``min(2, cpu count)``). ``max_bytes`` caps the in-memory
+    driver (``workers=None``: ``min(2, cpu count)``); ``kernels`` which of ``"ntk"``,
+    ``"nngp"`` the float64 driver keeps in memory (the other is ``None``). ``max_bytes`` caps the in-memory
     output (default: the available RAM); above it a ``MemoryError`` says how much is
     needed and how to stream or block the computation."""
     if not isinstance(arch, Architecture):
@@ -150,10 +153,14 @@ def limit_kernels(arch: Architecture, X: Any, *, X2: Any = None, input_layer: st
     mix = input_layer == "exact" and needs_mixture(arch)
     if isinstance(B, NumpyBackend):
         n2 = A.shape[0] if A2 is None else A2.shape[0]
-        _check_fits(A.shape[0], n2, 2 + (arch.n_matrices if per_layer else 0), max_bytes)
+        kernels = tuple(kernels)
+        if not kernels or any(k not in KERNELS for k in kernels):
+            raise ValueError(f"kernels must be a non-empty subset of {KERNELS}, got {kernels!r}")
+        _check_fits(A.shape[0], n2, len(kernels) + (arch.n_matrices if per_layer else 0),
+                    max_bytes)
         res, rep = _numpy_kernels(arch, A, A2, mix=mix, per_layer=per_layer, method=mixture_method,
                                   n_masks=n_masks, seed=mixture_seed, tol=tol, tile=tile,
-                                  workers=workers)
+                                  workers=workers, want=kernels)
     else:
         res, rep = _object_kernels(B, arch, A, A2, mix=mix, per_layer=per_layer,
                                    method=mixture_method, n_masks=n_masks, seed=mixture_seed)
@@ -189,6 +196,18 @@ def _object_kernels(B, arch, A, A2, *, mix, per_layer, method, n_masks, seed):
     if per_layer:
         res.per_layer = [np.broadcast_to(c, theta.shape)[sl] for c in res.per_layer]
     return res, rep
+
+
+def _blas_single_thread():
+    """Our tiles run in parallel threads; a multi-threaded BLAS inside each tile's small
+    GEMM oversubscribes the cores (measured: 48 ms instead of 1.7 ms for a 256×16×1024
+    product on a loaded 2-core machine). ``threadpoolctl`` (optional) limits BLAS to
+    one thread for the duration of the driver."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _tiles(n1: int, n2: int, t: int, sym: bool) -> list[tuple[int, int, int, int]]:
@@ -237,6 +256,10 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
         if per_layer:
             for h, c in enumerate(r.per_layer):
                 out[f"layer{h}"] = np.broadcast_to(c, shape).astype(np.float64)
+        if diag:  # the diagonal tile's two triangles from the same entries
+            for k, blk in out.items():
+                iu = np.triu_indices(blk.shape[0], 1)
+                blk.T[iu] = blk[iu]
         if plan is not None and plan.propagate:
             out["ntk_err"], out["nngp_err"] = plan.propagate_error(
                 arch, first, stats, v1[i0:i1, None], v2[None, j0:j1], theta, phi, r)
@@ -245,7 +268,7 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
     tiles = _tiles(n1, n2, int(tile), sym)
     store = None
     if sink is None:
-        names = ["ntk", "nngp"] + ([f"layer{h}" for h in range(arch.n_matrices)] if per_layer else [])
+        names = list(want) + ([f"layer{h}" for h in range(arch.n_matrices)] if per_layer else [])
         store = {k: np.empty((n1, n2)) for k in names}
 
     errs = {"ntk": 0.0, "nngp": 0.0}
@@ -256,6 +279,8 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
         for k in ("ntk_err", "nngp_err"):
             if k in out:
                 errs[k[:-4]] = max(errs[k[:-4]], float(out.pop(k)))
+        for k in [k for k in out if k in KERNELS and k not in want]:
+            del out[k]
         if sink is not None:
             sink(i0, i1, j0, j1, out)
         else:
@@ -266,16 +291,17 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
         if progress is not None:
             progress((i1 - i0) * (j1 - j0) * (2 if sym and i0 != j0 else 1))
 
-    if workers == 1 or len(tiles) == 1:
-        for t in tiles:
-            t, out, st = one(t)
-            all_stats.append(st)
-            consume(t, out)
-    else:
-        with ThreadPoolExecutor(max_workers=int(workers)) as ex:
-            for t, out, st in ex.map(one, tiles):
+    with _blas_single_thread():
+        if workers == 1 or len(tiles) == 1:
+            for t in tiles:
+                t, out, st = one(t)
                 all_stats.append(st)
                 consume(t, out)
+        else:
+            with ThreadPoolExecutor(max_workers=int(workers)) as ex:
+                for t, out, st in ex.map(one, tiles):
+                    all_stats.append(st)
+                    consume(t, out)
 
     rep = _route_report()
     if plan is not None:
@@ -289,7 +315,7 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
             warnings.warn(msg, MixtureSampledWarning, stacklevel=4)
     res = RecursionResult(ntk=None, nngp=None)
     if store is not None:
-        res.ntk, res.nngp = store["ntk"], store["nngp"]
+        res.ntk, res.nngp = store.get("ntk"), store.get("nngp")
         if per_layer:
             res.per_layer = [store[f"layer{h}"] for h in range(arch.n_matrices)]
     return res, rep
@@ -313,12 +339,14 @@ def limit_ntk(arch: Architecture, X: Any, input_layer: str = "exact", *,
     ``mixture_method``, ``tile``, ``workers`` …) go to :func:`limit_kernels`; pass
     ``info={}`` to receive the route report.
     """
+    kw.setdefault("kernels", ("ntk",))
     return limit_kernels(arch, X, input_layer=input_layer, backend=backend, dps=dps, **kw).ntk
 
 
 def limit_nngp(arch: Architecture, X: Any, input_layer: str = "exact", *,
                backend: Any = "numpy", dps: int = 50, **kw: Any) -> np.ndarray:
     """Infinite-width NNGP ``Σ̃^(L)`` (last hidden layer; ``XXᵀ`` for depth 0)."""
+    kw.setdefault("kernels", ("nngp",))
     return limit_kernels(arch, X, input_layer=input_layer, backend=backend, dps=dps, **kw).nngp
 
 
@@ -337,7 +365,8 @@ def limit_result(arch: Architecture, X1: Any, X2: Any = None, *, kernel: str = "
     info: dict = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MixtureSampledWarning)
-        res = limit_kernels(arch, X1, X2=X2, input_layer=input_layer, tol=tol, info=info, **kw)
+        res = limit_kernels(arch, X1, X2=X2, input_layer=input_layer, tol=tol, info=info,
+                            kernels=(kernel,), **kw)
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=2)
     value = res.ntk if kernel == "ntk" else res.nngp
@@ -346,3 +375,78 @@ def limit_result(arch: Architecture, X1: Any, X2: Any = None, *, kernel: str = "
                        error_kind=info["error_kind"], stderr=info["stderr"],
                        n_masks=info["n_masks"], order=info["order"], tol=info["tol"],
                        routes=info["routes"], warnings=info["warnings"])
+
+
+def stream_gram(arch: Architecture, X: Any, path: str, *, X2: Any = None, kernel: str = "ntk",
+                input_layer: str = "exact", tol: float = DEFAULT_TOL,
+                progress: bool | None = None, tile: int = 1024, workers: int | None = None,
+                **kw: Any) -> dict:
+    """Compute the float64 limit ``kernel`` of ``X × X2`` tile by tile straight into the
+    ``.npy`` file ``path`` (``numpy.lib.format.open_memmap``): the RAM in use is the
+    tiles' working set (about ``BYTES_PER_TILE_ENTRY · tile²`` per worker) whatever
+    ``n``. ``progress=None`` shows a ``tqdm`` bar on stderr when more than 16 million
+    entries are computed (``True``/``False`` force it). Returns the route report
+    (:meth:`LimitResult.as_dict` without the value) plus ``path`` and ``shape``."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"arch must be a theory.Architecture, got {type(arch).__name__}")
+    if input_layer not in INPUT_LAYER_MODES:
+        raise ValueError(f"input_layer must be one of {INPUT_LAYER_MODES}, got {input_layer!r}")
+    if arch.is_symbolic:
+        raise ValueError("p is symbolic: substitute numbers for p (e.g. arch.with_(p=0.5))")
+    if not isinstance(path, (str, os.PathLike)) or not str(path).endswith(".npy"):
+        raise ValueError(f"path must be a file name ending in .npy, got {path!r}")
+    A = validate_inputs(X)
+    A2 = None if X2 is None else validate_inputs(X2, "X2")
+    if A2 is not None and A2.shape[1] != A.shape[1]:
+        raise ValueError(f"X2 must have the same number of columns d0 = {A.shape[1]} as X, "
+                         f"got shape {A2.shape}")
+    n1, n2 = A.shape[0], (A.shape[0] if A2 is None else A2.shape[0])
+    out = np.lib.format.open_memmap(str(path), mode="w+", dtype=np.float64, shape=(n1, n2))
+    sym = A2 is None
+    total = n1 * n2
+    bar = None
+    if progress or (progress is None and total > 16_000_000):
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="entries", unit_scale=True, desc=f"{kernel} {n1}x{n2}")
+        except ImportError:  # pragma: no cover - tqdm is optional
+            bar = None
+
+    def sink(i0, i1, j0, j1, tiles):
+        blk = tiles[kernel]
+        out[i0:i1, j0:j1] = blk
+        if sym and i0 != j0:
+            out[j0:j1, i0:i1] = blk.T
+
+    mix = input_layer == "exact" and needs_mixture(arch)
+    try:
+        _, rep = _numpy_kernels(arch, A, A2, mix=mix, per_layer=False,
+                                method=kw.pop("mixture_method", "auto"),
+                                n_masks=kw.pop("n_masks", DEFAULT_N_MASKS),
+                                seed=kw.pop("mixture_seed", 0), tol=tol, tile=tile,
+                                workers=workers, sink=sink,
+                                progress=bar.update if bar is not None else None,
+                                want=(kernel,))
+    finally:
+        if bar is not None:
+            bar.close()
+        out.flush()
+    if kw:
+        raise TypeError(f"unexpected keyword arguments {sorted(kw)}")
+    if not mix:
+        rep.update(route="wide" if needs_mixture(arch) else "dense")
+    del out
+    rep.update(path=str(path), shape=[n1, n2], kernel=kernel)
+    return rep
+
+
+def cli_limit_to_file(arch: Architecture, X: Any, out_path: str, *, kernel: str = "ntk",
+                      input_layer: str = "exact", tol: float = DEFAULT_TOL,
+                      progress: bool | None = None) -> dict:
+    """What ``theory limit --inputs X.npy --out K.npy`` runs: :func:`stream_gram` and a
+    JSON-friendly summary (architecture, route report, output file)."""
+    rep = stream_gram(arch, X, out_path, kernel=kernel, input_layer=input_layer, tol=tol,
+                      progress=progress)
+    return {"arch": arch.describe(), "input_layer": input_layer, **rep}

@@ -206,3 +206,41 @@ def expansion_tile(act, alpha: float, q: float, P1: dict, P2: dict, G: dict,
     shape = np.broadcast_shapes(np.shape(A), np.shape(B), np.shape(C))
     keys = ("F0", "F1", "F2", "H0", "H1", "H2")
     return {k: np.broadcast_to(np.asarray(v, dtype=np.float64), shape) for k, v in zip(keys, out)}
+
+
+def sign_pattern_mixture(d0: int, n_same: int, q: Any, dps: int = 30) -> tuple[float, float]:
+    """Reference: the exact ReLU mixture (``α = 1``) for ``x_j = 1/sqrt(d0)`` and
+    ``x'_j = ±1/sqrt(d0)`` with ``n_same`` plus signs, at ``dps`` digits (mpmath).
+
+    The masked quadratic forms depend only on the kept counts ``k_s ~ Bin(n_same, q)``,
+    ``k_d ~ Bin(d0 − n_same, q)``: ``A = B = (k_s + k_d)/d0``, ``C = (k_s − k_d)/d0`` and
+    the wedge norm ``|x_m ∧ x'_m| = 2 sqrt(k_s k_d)/d0`` exactly, so the ``2^{d0}``-mask
+    enumeration collapses to ``O(d0²)`` terms at any ``d0``. Returns
+    ``(Σ̃^(1)(x,x'), layer-1 gradient term)`` as floats."""
+    import mpmath
+    with mpmath.workdps(dps):
+        nd = d0 - n_same
+        qq = mpmath.mpf(q)
+        ws = [mpmath.binomial(n_same, k) * qq ** k * (1 - qq) ** (n_same - k)
+              for k in range(n_same + 1)]
+        wd = [mpmath.binomial(nd, k) * qq ** k * (1 - qq) ** (nd - k) for k in range(nd + 1)]
+        sig = mpmath.mpf(0)
+        grad = mpmath.mpf(0)
+        for ks in range(n_same + 1):
+            for kd in range(nd + 1):
+                A = mpmath.mpf(ks + kd) / d0
+                C = mpmath.mpf(ks - kd) / d0
+                wedge = 2 * mpmath.sqrt(mpmath.mpf(ks * kd)) / d0
+                th = mpmath.atan2(wedge, C) if (wedge != 0 or C != 0) else mpmath.pi / 2
+                w = ws[ks] * wd[kd]
+                # ReLU, c_σ = 2: Σ = sqrt(AB) J_1(θ)/π, Σ̇ = (π − θ)/π
+                sig += w * A * (mpmath.sin(th) + (mpmath.pi - th) * mpmath.cos(th)) / mpmath.pi
+                grad += w * C * (mpmath.pi - th) / mpmath.pi
+        return float(sig), float(grad)
+
+
+def sign_pattern_inputs(d0: int, n_same: int) -> np.ndarray:
+    """The two inputs of :func:`sign_pattern_mixture` as a (2, d0) array."""
+    X = np.full((2, d0), 1 / np.sqrt(d0))
+    X[1, n_same:] *= -1
+    return X

@@ -47,6 +47,11 @@ class RecursionResult:
     sigma: list = field(default_factory=list)      # Σ̃^(l), l = 1..L
 
 
+def _times(c, x):
+    """``c · x``, skipping a float64 pass over ``x`` when ``c`` is the number 1."""
+    return x if (isinstance(c, float) and c == 1.0) else c * x
+
+
 def layer_factors(arch: Architecture, B: Backend) -> tuple[list, list]:
     """``[s_h]`` and ``[G_h]`` for h = 0..L as backend numbers."""
     if arch.is_symbolic and not isinstance(B, SympyBackend):
@@ -92,7 +97,7 @@ def run_recursion(B: Backend, arch: Architecture, va, vb, theta, phi, *,
         theta = B.bind(theta, "theta")
         if isinstance(B, SympyBackend):
             phi = sympy.pi - theta
-        ntk = s[l] * ntk * sdot + G[l] * sig
+        ntk = _times(s[l], ntk * sdot) + _times(G[l], sig)
         if per_layer:
             contrib = [c * s[l] * sdot for c in contrib] + [G[l] * sig]
         res.sigma.append(sig)
