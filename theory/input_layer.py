@@ -381,6 +381,7 @@ class MixturePlan:
             sig[idx, idx] = dg1["sigma"][idx]
             grad[idx, idx] = dg1["grad"][idx]
             err_s[idx, idx] = dg1["err"][idx]
+            err_g[idx, idx] = dg1["err"][idx]
             todo[idx, idx] = False
             routes[idx, idx] = 3
         if self.method == "expansion":
