@@ -182,7 +182,7 @@ def test_sampled_route_agrees_with_expansion_within_stderr():
     """d0 = 300, p = 0.9: Monte Carlo over 4096 masks vs the expansion (its estimate is far
     below the Monte Carlo error here);
     two-sided z-test per entry, family-wise false alarm 1e-6. Control: a prediction off by
-    1 % is rejected by the same test (the mixture−wide gap itself, ~1e-3 here, is below
+    3 % is rejected by the same test (the mixture−wide gap itself, ~1e-3 here, is below
     this test's power)."""
     X = np.random.default_rng(6).standard_normal((3, 300))
     X[0, :150] *= 3.0                      # make the mixture differ visibly from wide
@@ -196,9 +196,9 @@ def test_sampled_route_agrees_with_expansion_within_stderr():
     zg = ((sa.first.grad - fe.grad) / sa.stderr_grad)[iu]
     crit = z_critical(1e-6, m=2 * len(z))
     assert np.all(np.abs(z) < crit) and np.all(np.abs(zg) < crit), (z, zg)
-    # control: a prediction off by 1 % of the kernel scale sqrt(K(x,x)K(x',x')) is rejected
+    # control: a prediction off by 3 % of the kernel scale sqrt(K(x,x)K(x',x')) is rejected
     scale = np.sqrt(np.outer(np.diag(fe.sigma), np.diag(fe.sigma)))
-    wrong = fe.sigma + 0.01 * scale
+    wrong = fe.sigma + 0.03 * scale
     assert np.all(np.abs(((sa.first.sigma - wrong) / sa.stderr_sigma)[iu]) > crit)
 
 
