@@ -14,6 +14,7 @@ from .architecture import Architecture
 from .activations import Activation, get_activation, ACTIVATION_NAMES
 from .backends import NUMPY, SympyBackend, mpmath_backend
 from .limits import limit_kernels, limit_ntk, limit_nngp
+from .limits import LimitResult, limit_result, stream_gram  # data-set scale (issue 11)
 from .scaling import derive_scaling_factor, scaling_factor, symbolic_ntk
 
 try:  # the finite network lives beside the kernel maps (theory.network)
@@ -25,4 +26,5 @@ __all__ = [
     "Architecture", "Activation", "get_activation", "ACTIVATION_NAMES",
     "limit_ntk", "limit_nngp", "limit_kernels", "empirical_ntk", "empirical_nngp",
     "sample_kernels", "scaling_factor", "derive_scaling_factor", "symbolic_ntk",
+    "LimitResult", "limit_result", "stream_gram",
 ]
