@@ -18,6 +18,7 @@ from .architecture import Architecture
 from .activations import Activation, get_activation, ACTIVATION_NAMES
 from .backends import NUMPY, SympyBackend, mpmath_backend
 from .limits import limit_kernels, limit_ntk, limit_nngp
+from .limits import LimitResult, limit_result, stream_gram  # data-set scale (issue 11)
 from .scaling import derive_scaling_factor, factor_structure, scaling_factor, symbolic_ntk
 from .numerics import KernelUnderflowWarning, log_ntk
 
@@ -31,4 +32,5 @@ __all__ = [
     "limit_ntk", "limit_nngp", "limit_kernels", "empirical_ntk", "empirical_nngp",
     "sample_kernels", "scaling_factor", "derive_scaling_factor", "symbolic_ntk",
     "factor_structure", "log_ntk", "KernelUnderflowWarning", "__version__",
+    "LimitResult", "limit_result", "stream_gram",
 ]

@@ -26,6 +26,7 @@ Closed forms:
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -34,6 +35,9 @@ import numpy as np
 import sympy
 
 from .backends import J_AT_ZERO, Backend, MpmathBackend, NumpyBackend, SympyBackend
+
+_TLS = threading.local()   # ArcCosine.layer_map: trig values of the last output angle
+
 
 class Activation:
     """Base class. ``degree`` is the positive-homogeneity degree ``k`` (``σ(λz) = λ^k σ(z)``,
@@ -48,6 +52,15 @@ class Activation:
     def variance_map(self, B: Backend, v: Any) -> Any: raise NotImplementedError
     def pair_map(self, B: Backend, va: Any, vb: Any, theta: Any, phi: Any) -> tuple[Any, Any]:
         raise NotImplementedError
+
+    def layer_map(self, B: Backend, va, vb, theta, phi):
+        """One layer of the recursion: ``(Σ, Σ̇, Σ(x,x), Σ(x',x'), θ', φ')`` =
+        ``pair_map``, ``variance_map`` of both variances and ``output_angle``. Subclasses
+        may share work between the three (ReLU on float64 does)."""
+        sig, sdot = self.pair_map(B, va, vb, theta, phi)
+        nva, nvb = self.variance_map(B, va), self.variance_map(B, vb)
+        th, ph = self.output_angle(B, va, vb, theta, phi, sig, nva, nvb)
+        return sig, sdot, nva, nvb, th, ph
 
     def output_angle(self, B: Backend, va, vb, theta, phi, sigma, va_out, vb_out):
         """Angle of the output covariance: ``cos θ' = Σ(x,x') / sqrt(Σ(x,x) Σ(x',x'))``."""
@@ -103,6 +116,45 @@ class ArcCosine(Activation):
         sigma = cs * (ra * rb) ** n * B.J(n, theta, phi) / two_pi
         sdot = cs * n * n * (ra * rb) ** (n - 1) * B.J(n - 1, theta, phi) / two_pi
         return sigma, sdot
+
+    def layer_map(self, B, va, vb, theta, phi):
+        if not isinstance(B, NumpyBackend):
+            return super().layer_map(B, va, vb, theta, phi)
+        # float64: no sin/cos after the first layer. The output angle's cos, sin and
+        # versine are algebraic in J_n and J_n(0) − J_n (accurate, see
+        # NumpyBackend.arccos_triplet), so they are handed to the next layer through a
+        # per-thread slot keyed by the identity of the angle array returned here.
+        n, cs = self.n, self.c_sigma(B)
+        theta = np.asarray(theta, dtype=np.float64)
+        phi = np.asarray(phi, dtype=np.float64)
+        last = getattr(_TLS, "trig", None)
+        trig = last[1:] if last is not None and last[0] is theta else None
+        Jn, Jm, Jc = B.arccos_triplet(n, theta, phi, trig=trig)
+        rr = np.sqrt(va) * np.sqrt(vb)
+        j0 = J_AT_ZERO[n] * np.pi
+        # c_σ J_n(0)/(2π) = 1, so Σ = (ab)^{n/2} J_n/J_n(0) = (ab)^{n/2} cos θ'
+        cos_out = Jn
+        cos_out *= 1 / j0
+        sigma = rr * cos_out if n == 1 else (rr * rr) * cos_out
+        if n == 1:
+            sdot = Jm * (1 / np.pi)
+        else:
+            sdot = rr * Jm
+            sdot *= cs * n * n / (2 * np.pi)
+        # θ' = 2 asin(sqrt(vers/2)), vers = 1 − cos θ' = Jc/J_n(0): accurate as θ' → 0
+        vers = Jc
+        vers *= 1 / j0
+        np.clip(vers, 0.0, 2.0, out=vers)
+        half = vers * 0.5
+        th = np.sqrt(half)
+        np.arcsin(th, out=th)
+        th *= 2
+        half *= 1 - half       # sin²θ' / 4 = (vers/2)(1 − vers/2)
+        sin_out = np.sqrt(half)
+        sin_out *= 2
+        _TLS.trig = (th, cos_out, sin_out, vers)
+        nva, nvb = self.variance_map(B, va), self.variance_map(B, vb)
+        return sigma, sdot, nva, nvb, th, np.pi - th
 
     def output_angle(self, B, va, vb, theta, phi, sigma, va_out, vb_out):
         # cos θ' = J_n(θ)/J_n(0) ≥ 0, independent of the variances (homogeneity)

@@ -26,27 +26,72 @@ import sympy
 J_AT_ZERO = {0: 1, 1: 1, 2: 3}  # in units of π
 
 
-def _series_g1(phi: np.ndarray) -> np.ndarray:
-    """``sin φ − φ cos φ = Σ_{k≥1} (−1)^{k+1} 2k φ^{2k+1}/(2k+1)!`` (no cancellation)."""
-    out = np.zeros_like(phi)
-    x2 = phi * phi
-    term = phi.copy()  # φ^{2k+1}/(2k+1)! built incrementally
-    for k in range(1, 14):
-        term = term * x2 / ((2 * k) * (2 * k + 1))
-        out = out + ((-1) ** (k + 1)) * (2 * k) * term
+# Taylor coefficients (in t = x²) of the two cancellation-prone combinations below
+_G1_COEF = [(-1) ** (k + 1) * (2 * k) / math.factorial(2 * k + 1) for k in range(1, 14)]
+_H2_COEF = [(-1) ** k * (k - 1) * 2.0 ** (2 * k + 1) / math.factorial(2 * k + 1)
+            for k in range(2, 18)]
+
+
+def _n_terms(coef: list[float], lead: float, t_max: float) -> int:
+    """Fewest leading terms of ``Σ coef[k] t^k`` whose first omitted term is below
+    ``2^-60`` of the leading one for every ``t <= t_max`` (the series alternate with
+    decreasing terms there, so the omitted tail is smaller still)."""
+    for K in range(1, len(coef)):
+        if abs(coef[K]) * t_max ** K <= 2.0 ** -60 * abs(lead):
+            return K
+    return len(coef)
+
+
+def _horner(coef: list[float], t: np.ndarray, K: int) -> np.ndarray:
+    out = np.full_like(t, coef[K - 1])
+    for c in reversed(coef[:K - 1]):
+        out *= t
+        out += c
     return out
 
 
+def _series_g1(phi: np.ndarray) -> np.ndarray:
+    """``sin φ − φ cos φ = Σ_{k≥1} (−1)^{k+1} 2k φ^{2k+1}/(2k+1)!`` (no cancellation),
+    for ``0 <= φ < 1``; only as many terms as the largest ``φ`` needs (Horner in ``φ²``)."""
+    phi = np.asarray(phi, dtype=np.float64)
+    if phi.size == 0:
+        return phi.copy()
+    x2 = phi * phi
+    K = _n_terms(_G1_COEF, _G1_COEF[0], float(np.max(x2)))
+    return _horner(_G1_COEF, x2, K) * x2 * phi
+
+
 def _series_h2(phi: np.ndarray) -> np.ndarray:
-    """``φ(1+2cos²φ) − 3 sin φ cos φ = Σ_{k≥2} (−1)^k (k−1) t^{2k+1}/(2k+1)!``, ``t = 2φ``."""
-    t = 2.0 * phi
-    out = np.zeros_like(phi)
-    t2 = t * t
-    term = t.copy()
-    for k in range(1, 18):
-        term = term * t2 / ((2 * k) * (2 * k + 1))
-        if k >= 2:
-            out = out + ((-1) ** k) * (k - 1) * term
+    """``φ(1+2cos²φ) − 3 sin φ cos φ = Σ_{k≥2} (−1)^k (k−1) t^{2k+1}/(2k+1)!``, ``t = 2φ``,
+    for ``0 <= φ < 1`` (Horner in ``φ²``, terms as needed)."""
+    phi = np.asarray(phi, dtype=np.float64)
+    if phi.size == 0:
+        return phi.copy()
+    x2 = phi * phi
+    K = _n_terms(_H2_COEF, _H2_COEF[0], float(np.max(x2)))
+    return _horner(_H2_COEF, x2, K) * (x2 * x2 * phi)
+
+
+def _select(out: np.ndarray, where: np.ndarray, f: Callable, x: np.ndarray) -> np.ndarray:
+    """Like :func:`_patch` for a 1-argument series valid on ``where``: when many entries
+    need it, evaluating ``f`` everywhere (with as many terms as the selected entries
+    need) and selecting is cheaper than gathering and scattering."""
+    k = np.count_nonzero(where)
+    if k == 0:
+        return out
+    if k < out.size // 4:
+        return _patch(out, where, f, x)
+    xm = float(np.max(x, where=where, initial=0.0))
+    np.copyto(out, f(np.minimum(x, xm)), where=where)
+    return out
+
+
+def _patch(out: np.ndarray, where: np.ndarray, f: Callable, *args: np.ndarray) -> np.ndarray:
+    """``out[where] = f(*(a[where] for a in args))`` — evaluates the second branch of a
+    two-branch formula only on the entries that need it (instead of ``np.where`` on both)."""
+    out = np.asarray(out)
+    if np.any(where):
+        out[where] = f(*(np.broadcast_to(a, where.shape)[where] for a in args))
     return out
 
 
@@ -127,44 +172,119 @@ class NumpyBackend(Backend):
         phi = np.asarray(phi, dtype=np.float64)
         if n == 0:
             return phi.copy()
-        near_pi = theta >= np.pi / 2  # use the supplement there: it is the accurate one
+        if n not in (1, 2):
+            raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+        # direct formula; for θ >= π/2 the supplement form in φ is the accurate one
+        s, c = np.sin(theta), np.cos(theta)
         if n == 1:
-            direct = np.sin(theta) + phi * np.cos(theta)
-            small = np.where(phi < 1.0, _series_g1(phi),
-                             np.sin(phi) - phi * np.cos(phi))
-            return np.where(near_pi, small, direct)
-        if n == 2:
-            s, c = np.sin(theta), np.cos(theta)
-            direct = 3 * s * c + phi * (1 + 2 * c * c)
-            sp, cp = np.sin(phi), np.cos(phi)
-            small = np.where(phi < 1.0, _series_h2(phi), phi * (1 + 2 * cp * cp) - 3 * sp * cp)
-            return np.where(near_pi, small, direct)
-        raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+            out = s + phi * c
+            return _patch(out, theta >= np.pi / 2, self._g1, phi)
+        out = 3 * s * c + phi * (1 + 2 * c * c)
+        return _patch(out, theta >= np.pi / 2, self._h2, phi)
+
+    @staticmethod
+    def _g1(x):
+        """``sin x − x cos x`` for ``x >= 0``: series below 1, direct above."""
+        out = np.sin(x) - x * np.cos(x)
+        return _patch(out, x < 1.0, _series_g1, x)
+
+    @staticmethod
+    def _h2(x):
+        """``x(1+2cos²x) − 3 sin x cos x`` for ``x >= 0``: series below 1, direct above."""
+        c = np.cos(x)
+        out = x * (1 + 2 * c * c) - 3 * np.sin(x) * c
+        return _patch(out, x < 1.0, _series_h2, x)
 
     def Jc(self, n, theta, phi):
         theta = np.asarray(theta, dtype=np.float64)
         if n == 0:
             return theta.copy()
         if n == 1:  # π − J_1 = 2π sin²(θ/2) − (sin θ − θ cos θ)
-            g = np.where(theta < 1.0, _series_g1(theta), np.sin(theta) - theta * np.cos(theta))
-            return 2 * np.pi * np.sin(theta / 2) ** 2 - g
+            return 2 * np.pi * np.sin(theta / 2) ** 2 - self._g1(theta)
         if n == 2:  # 3π − J_2 = 2π sin²θ + (θ(1+2cos²θ) − 3 sin θ cos θ)
-            s, c = np.sin(theta), np.cos(theta)
-            h = np.where(theta < 1.0, _series_h2(theta), theta * (1 + 2 * c * c) - 3 * s * c)
-            return 2 * np.pi * s * s + h
+            s = np.sin(theta)
+            return 2 * np.pi * s * s + self._h2(theta)
         raise ValueError(f"arc-cosine order n must be 0, 1 or 2, got {n}")
+
+    def arccos_triplet(self, n, theta, phi, trig=None):
+        """``(J_n, J_{n−1}, J_n(0) − J_n)`` from one ``sin``/``cos`` per entry (same
+        formulas as :meth:`J` and :meth:`Jc`). ``1 − cos θ`` is formed as
+        ``sin²θ/(1 + cos θ)`` for ``θ < π/2`` (no cancellation); ``sin θ − θ cos θ`` in
+        ``Jc`` uses the series only for ``θ < 1/4`` — above, the direct form loses at most
+        ``3ε/θ²`` of a term that is itself ``2θ/(3π)`` of ``Jc``, i.e. ``< 3ε`` relative.
+        ``trig = (cos θ, sin θ, 1 − cos θ)``, when the caller has them accurately, saves
+        the ``sin``/``cos`` evaluations."""
+        if trig is not None:
+            shape = np.shape(theta)
+            theta = np.asarray(theta, dtype=np.float64).reshape(-1)
+            phi = np.asarray(phi, dtype=np.float64).reshape(-1)
+            c, s, onec = (np.broadcast_to(t, shape).reshape(-1) for t in trig)
+            out = self._triplet(n, theta, phi, (s, c, onec))
+            return tuple(o.reshape(shape) for o in out)
+        theta, phi = np.broadcast_arrays(np.asarray(theta, dtype=np.float64),
+                                         np.asarray(phi, dtype=np.float64))
+        shape = theta.shape
+        theta, phi = theta.reshape(-1), phi.reshape(-1)
+        out = self._triplet(n, theta, phi)
+        return tuple(o.reshape(shape) for o in out)
+
+    def _triplet(self, n, theta, phi, trig=None):
+        near = theta >= np.pi / 2
+        if trig is not None:
+            s, c, onec = trig
+        else:
+            s, c = np.sin(theta), np.cos(theta)
+            if np.any(near):   # the supplement is the accurate one there
+                s[near] = np.sin(phi[near])
+                c[near] = -np.cos(phi[near])
+            onec = s * s / (1 + c)
+            _patch(onec, near, lambda cc: 1 - cc, c)
+        if n == 1:
+            Jn = s + phi * c
+            _patch(Jn, near, self._g1, phi)
+            Jm = phi.copy()
+            g = s - theta * c
+            _select(g, theta < 0.25, _series_g1, theta)
+            Jc = np.pi * onec - g
+            return Jn, Jm, Jc
+        if n == 2:
+            Jn = 3 * s * c + phi * (1 + 2 * c * c)
+            _patch(Jn, near, self._h2, phi)
+            Jm = s + phi * c
+            _patch(Jm, near, self._g1, phi)
+            h = theta * (1 + 2 * c * c) - 3 * s * c
+            _patch(h, theta < 1.0, _series_h2, theta)
+            Jc = 2 * np.pi * s * s + h
+            return Jn, Jm, Jc
+        raise ValueError(f"arc-cosine order n must be 1 or 2, got {n}")
+
+    def cos_angle(self, theta, phi):
+        theta = np.asarray(theta, dtype=np.float64)
+        out = np.cos(theta)
+        return _patch(out, theta >= np.pi / 2, lambda f: -np.cos(f), phi)
+
+    def sin_angle(self, theta, phi):
+        theta = np.asarray(theta, dtype=np.float64)
+        out = np.sin(theta)
+        return _patch(out, theta >= np.pi / 2, np.sin, phi)
 
     def angle_from_cos(self, cos, vers=None, covers=None):
         cos = np.clip(np.asarray(cos, dtype=np.float64), -1.0, 1.0)
-        theta = np.arccos(cos)
-        if vers is not None:  # θ = 2 asin(sqrt(vers/2)) is accurate for small θ
+        # θ = 2 asin(sqrt(vers/2)) is accurate for small θ (cos > 0), φ likewise from
+        # covers for cos < 0; acos only on the entries not covered by either
+        pos = (cos > 0) if vers is not None else np.zeros(cos.shape, bool)
+        neg = (cos < 0) if covers is not None else np.zeros(cos.shape, bool)
+        if vers is not None and np.all(pos):
             v = np.clip(np.asarray(vers, dtype=np.float64), 0.0, 2.0)
-            theta = np.where(cos > 0, 2 * np.arcsin(np.sqrt(v / 2)), theta)
+            theta = 2 * np.arcsin(np.sqrt(v / 2))
+            return theta, np.pi - theta
+        theta = np.arccos(cos)
+        if vers is not None:
+            _patch(theta, pos, lambda v: 2 * np.arcsin(np.sqrt(np.clip(v, 0.0, 2.0) / 2)), vers)
         phi = np.pi - theta
-        if covers is not None:
-            cv = np.clip(np.asarray(covers, dtype=np.float64), 0.0, 2.0)
-            phi = np.where(cos < 0, 2 * np.arcsin(np.sqrt(cv / 2)), phi)
-            theta = np.where(cos < 0, np.pi - phi, theta)
+        if covers is not None and np.any(neg):
+            _patch(phi, neg, lambda v: 2 * np.arcsin(np.sqrt(np.clip(v, 0.0, 2.0) / 2)), covers)
+            theta[neg] = np.pi - phi[neg]
         return theta, phi
 
     def check_finite(self, x, what):

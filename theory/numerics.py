@@ -28,13 +28,14 @@ class KernelUnderflowWarning(RuntimeWarning):
     kernel is a positive normal number): use ``backend="mpmath"`` or ``theory.log_ntk``."""
 
 
-def _underflow_message(what: str, K: np.ndarray, X: np.ndarray) -> str | None:
+def _underflow_message(what: str, K: np.ndarray, X: np.ndarray, diagonal: bool = True
+                       ) -> str | None:
     K = np.asarray(K, dtype=np.float64)
     if K.ndim != 2:
         return None
     nonzero = np.any(X != 0, axis=1) if X is not None else np.ones(K.shape[0], dtype=bool)
     problems = []
-    if K.shape[0] == K.shape[1] and K.shape[0] == nonzero.shape[0]:
+    if diagonal and K.shape[0] == K.shape[1] and K.shape[0] == nonzero.shape[0]:
         d = np.diag(K)
         bad = nonzero & (np.abs(d) < _TINY)
         if np.any(bad):
@@ -53,11 +54,12 @@ def _underflow_message(what: str, K: np.ndarray, X: np.ndarray) -> str | None:
 
 
 def check_finite_and_representable(K: Any, arch: Architecture | None = None, X: Any = None, *,
-                                   what: str = "the limit NTK") -> Any:
+                                   what: str = "the limit NTK", diagonal: bool = True) -> Any:
     """Warn (:class:`KernelUnderflowWarning`) when float64 kernels underflowed; raise
     ``FloatingPointError`` when they are not finite. ``K`` is an ``(n, n)`` array or a
     result with ``ntk`` and ``nngp`` arrays (both are checked); ``X`` are the inputs (a zero
-    input legitimately has a zero diagonal). Returns ``K`` unchanged."""
+    input legitimately has a zero diagonal; ``diagonal=False`` for a cross kernel, whose
+    diagonal is not a kernel of an input with itself). Returns ``K`` unchanged."""
     parts = [(what, K)] if not hasattr(K, "ntk") else \
         [("the limit NTK", K.ntk), ("the limit NNGP", K.nngp)]
     Xa = None if X is None else np.asarray(X, dtype=np.float64)
@@ -70,7 +72,7 @@ def check_finite_and_representable(K: Any, arch: Architecture | None = None, X: 
             raise FloatingPointError(
                 f"{name} left the float64 range (overflow or NaN); evaluate with the mpmath "
                 f"backend (backend='mpmath') or theory.log_ntk(arch, X)")
-        msg = _underflow_message(name, a, Xa)
+        msg = _underflow_message(name, a, Xa, diagonal)
         if msg:
             msgs.append(msg)
     if msgs:  # one warning per call, naming every kernel that underflowed

@@ -47,6 +47,11 @@ class RecursionResult:
     sigma: list = field(default_factory=list)      # Σ̃^(l), l = 1..L
 
 
+def _times(c, x):
+    """``c · x``, skipping a float64 pass over ``x`` when ``c`` is the number 1."""
+    return x if (isinstance(c, float) and c == 1.0) else c * x
+
+
 def layer_factors(arch: Architecture, B: Backend) -> tuple[list, list]:
     """``[s_h]`` and ``[G_h]`` for h = 0..L as backend numbers."""
     if arch.is_symbolic and not isinstance(B, SympyBackend):
@@ -60,9 +65,7 @@ def wide_first_layer(B: Backend, arch: Architecture, va, vb, theta, phi, s, G) -
     """Layer 1 as for every other layer (fan-in treated as large, docs/math.md#pruning)."""
     act = arch.act
     ua, ub = s[0] * va, s[0] * vb
-    sig, sdot = act.pair_map(B, ua, ub, theta, phi)
-    va1, vb1 = act.variance_map(B, ua), act.variance_map(B, ub)
-    th1, ph1 = act.output_angle(B, ua, ub, theta, phi, sig, va1, vb1)
+    sig, sdot, va1, vb1, th1, ph1 = act.layer_map(B, ua, ub, theta, phi)
     sigma0 = B.sqrt(va) * B.sqrt(vb) * B.cos_angle(theta, phi)
     return FirstLayer(va1, vb1, th1, ph1, sig, G[0] * sigma0 * sdot)
 
@@ -89,14 +92,12 @@ def run_recursion(B: Backend, arch: Architecture, va, vb, theta, phi, *,
     res = RecursionResult(ntk=None, nngp=None, sigma=[sig])
     for l in range(2, L + 1):
         ua, ub = s[l - 1] * va, s[l - 1] * vb  # pre-activation covariance s_{l-1} Σ̃^(l-1)
-        sig, sdot = act.pair_map(B, ua, ub, theta, phi)
-        nva, nvb = act.variance_map(B, ua), act.variance_map(B, ub)
-        theta, phi = act.output_angle(B, ua, ub, theta, phi, sig, nva, nvb)
+        sig, sdot, nva, nvb, theta, phi = act.layer_map(B, ua, ub, theta, phi)
         va, vb = B.bind(nva, "v"), B.bind(nvb, "v")
         theta = B.bind(theta, "theta")
         if isinstance(B, SympyBackend):
             phi = sympy.pi - theta
-        ntk = s[l] * ntk * sdot + G[l] * sig
+        ntk = _times(s[l], ntk * sdot) + _times(G[l], sig)
         if per_layer:
             contrib = [c * s[l] * sdot for c in contrib] + [G[l] * sig]
         res.sigma.append(sig)
@@ -118,29 +119,8 @@ def input_state(B: Backend, X: Any) -> tuple[Any, Any, Any]:
     covariance ``0`` (for smooth ones); a test checks this against the limit ``x → 0``.
     """
     if isinstance(B, NumpyBackend):
-        X = np.asarray(X, dtype=np.float64)
-        n = X.shape[0]
-        scale = np.max(np.abs(X), axis=1)
-        safe = np.where(scale > 0, scale, 1.0)
-        Y = X / safe[:, None]                       # avoid overflow/underflow of |x|²
-        nrm_s = np.sqrt(np.einsum("ij,ij->i", Y, Y))
-        v = (scale * nrm_s) ** 2
-        zero = scale == 0
-        U = Y / np.where(zero, 1.0, nrm_s)[:, None]
-        theta = np.empty((n, n))
-        phi = np.empty((n, n))
-        rows = max(1, 4_000_000 // max(1, n * X.shape[1]))
-        for i in range(0, n, rows):
-            Ui = U[i:i + rows, None, :]
-            dm = np.sqrt(np.sum((Ui - U[None, :, :]) ** 2, axis=-1))
-            dp = np.sqrt(np.sum((Ui + U[None, :, :]) ** 2, axis=-1))
-            theta[i:i + rows] = 2 * np.arctan2(dm, dp)
-            phi[i:i + rows] = 2 * np.arctan2(dp, dm)
-        np.fill_diagonal(theta, 0.0)
-        np.fill_diagonal(phi, np.pi)
-        z = zero[:, None] | zero[None, :]
-        theta[z] = np.pi / 2
-        phi[z] = np.pi / 2
+        v, U, _ = unit_rows(X)
+        theta, phi = pair_angles(U, U, diagonal=True)
         return v, theta, phi
     if isinstance(B, MpmathBackend):
         ctx = B.ctx
@@ -177,3 +157,53 @@ def input_state(B: Backend, X: Any) -> tuple[Any, Any, Any]:
         phi = np.vectorize(lambda t: sympy.pi - t, otypes=[object])(theta)
         return v, theta, phi
     raise TypeError(f"unsupported backend {B!r}")
+
+
+# ----------------------------------------------------------------- float64 Gram route
+#: ``|cos θ|`` above which the angle is recomputed from ``|x̂ ∓ x̂'|`` (see pair_angles)
+ACCURATE_COS = 0.9
+
+
+def unit_rows(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Squared norms ``v`` (n,), unit rows ``U`` (zero rows stay zero) and the zero-row
+    mask of a float64 ``X``; the rows are first divided by their largest entry so that
+    ``|x|²`` neither overflows nor underflows."""
+    X = np.asarray(X, dtype=np.float64)
+    scale = np.max(np.abs(X), axis=1)
+    zero = scale == 0
+    Y = X / np.where(zero, 1.0, scale)[:, None]
+    nrm_s = np.sqrt(np.einsum("ij,ij->i", Y, Y))
+    v = (scale * nrm_s) ** 2
+    U = Y / np.where(zero, 1.0, nrm_s)[:, None]
+    return v, U, zero
+
+
+def pair_angles(U1: np.ndarray, U2: np.ndarray, *, diagonal: bool = False,
+                cos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Angles ``(θ, φ = π − θ)`` between the unit rows of ``U1`` and ``U2`` (zero rows give
+    ``θ = φ = π/2``; see :func:`input_state`).
+
+    One GEMM gives ``cos θ``; ``acos`` of it has absolute error ``≲ δ/sin θ`` with ``δ`` the
+    rounding error of the dot product, which is harmless while ``|cos θ| <= ACCURATE_COS``
+    (``sin θ >= 0.43``). Only the remaining pairs (near ``ρ = ±1``) are recomputed with the
+    accurate ``θ = 2 atan2(|x̂ − x̂'|, |x̂ + x̂'|)``, ``φ = 2 atan2(|x̂ + x̂'|, |x̂ − x̂'|)``,
+    which is exact (``θ = 0``) for identical rows. ``diagonal=True`` (``U1 is U2``) sets
+    the diagonal to ``θ = 0`` exactly (zero rows excepted)."""
+    if cos is None:
+        cos = U1 @ U2.T
+    cos = np.clip(cos, -1.0, 1.0)
+    theta = np.arccos(cos)
+    phi = np.pi - theta
+    i, j = np.nonzero(np.abs(cos) > ACCURATE_COS)
+    for k in range(0, len(i), 1 << 16):  # bounded temporaries
+        ii, jj = i[k:k + (1 << 16)], j[k:k + (1 << 16)]
+        a, b = U1[ii], U2[jj]
+        dm = np.sqrt(np.einsum("ij,ij->i", a - b, a - b))
+        dp = np.sqrt(np.einsum("ij,ij->i", a + b, a + b))
+        theta[ii, jj] = 2 * np.arctan2(dm, dp)
+        phi[ii, jj] = 2 * np.arctan2(dp, dm)
+    if diagonal:
+        nz = np.flatnonzero(np.any(U1 != 0, axis=1))
+        theta[nz, nz] = 0.0
+        phi[nz, nz] = np.pi
+    return theta, phi
