@@ -90,7 +90,8 @@ def test_input_layer_route_reported(capsys, tmp_path):
     rc, data, err = run(capsys, "limit", "--inputs", str(big), "--depth", "2")
     r = data["input_layer"]
     assert r["route"] == "sampled" and r["exact"] is False and r["n_masks"] == 1 << 15
-    assert 0 < r["stderr_layer1_sigma_max"] < 0.1 and "APPROXIMATION" in r["note"]
+    assert 0 < r["stderr"] < 0.1 and r["error_estimate"] == r["stderr"]
+    assert "APPROXIMATION" in r["note"]
     rc, data, err = run(capsys, "limit", "--depth", "2")
     assert data["input_layer"]["route"] == "enumerated" and data["input_layer"]["exact"] is True
     rc, data, err = run(capsys, "limit", "--depth", "2", "--pruned", "all_but_input")

@@ -314,43 +314,49 @@ def _check_array(A: Any, path: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- reporting
-def _input_layer_report(arch: Architecture, X: np.ndarray, input_layer: str) -> dict:
+def _input_layer_report(arch: Architecture, X: np.ndarray, input_layer: str,
+                        info: dict | None = None) -> dict:
     """Which layer-1 recursion the limit used, and its error (docs/math.md#input-layer).
 
-    ``route``: ``wide`` (requested: layer 1 treated like the others), ``dense`` (exact
-    requested, but the input matrix is not hard-masked, so the wide formula is exact),
-    ``enumerated`` (the mask mixture over all ``2^d0`` masks: exact), or ``sampled`` (the
-    mixture by Monte Carlo over ``n_masks`` masks, ``d0 > 16``: an approximation whose
-    layer-1 standard errors are reported). HOOK: the lead replaces the body by
-    ``theory.limit_result(...)`` at merge, which also propagates the error to the NTK."""
-    from .input_layer import DEFAULT_N_MASKS, EXACT_MAX_D0, layer1_mixture, needs_mixture
+    ``route`` (from the engine's own report, :func:`theory.limit_result`): ``wide``
+    (requested: layer 1 treated like the others), ``dense`` (the input matrix is not
+    hard-masked, so the wide formula is exact), ``enumerated`` (the mask mixture over all
+    ``2^d0`` masks: exact), ``expansion`` (the 1/d0 expansion of the mixture, with its
+    error estimate), ``sampled`` (Monte Carlo over ``n_masks`` masks, with its standard
+    error) or ``mixed`` (entries took different routes). ``info``: the report filled by
+    ``limit_kernels(..., info=info)`` when the caller already computed the kernel."""
+    from .input_layer import EXACT_MAX_D0, needs_mixture
     d0 = int(X.shape[1])
     rep: dict = {"requested": input_layer, "d0": d0}
-    if input_layer == "wide":
-        return {**rep, "route": "wide", "exact": not needs_mixture(arch),
-                "note": "layer 1 treated like the others (fan-in d0 taken as large); with a "
-                        "hard-masked input matrix this differs from the exact limit off the "
-                        "diagonal" if needs_mixture(arch) else "the input matrix is not "
-                        "hard-masked: the wide formula is the exact limit"}
-    if not needs_mixture(arch):
-        return {**rep, "route": "dense", "exact": True,
-                "note": "the input matrix is not hard-masked: the wide formula is the exact limit"}
-    if d0 <= EXACT_MAX_D0:
-        return {**rep, "route": "enumerated", "exact": True, "n_masks": 1 << d0,
-                "note": f"input-layer mask mixture over all 2^{d0} masks (exact)"}
-    if arch.is_symbolic:
-        return {**rep, "route": "sampled", "exact": False, "n_masks": DEFAULT_N_MASKS,
-                "note": f"APPROXIMATION: d0 = {d0} > {EXACT_MAX_D0}, the input-layer mask mixture "
-                        f"is a Monte Carlo average over {DEFAULT_N_MASKS} masks; its standard "
-                        f"error needs a numeric p"}
-    from .backends import NUMPY
-    mix = layer1_mixture(NUMPY, arch, X, method="sampled", n_masks=DEFAULT_N_MASKS)
-    return {**rep, "route": "sampled", "exact": False, "n_masks": int(mix.n_masks),
-            "stderr_layer1_sigma_max": float(np.max(mix.stderr_sigma)),
-            "stderr_layer1_grad_max": float(np.max(mix.stderr_grad)),
-            "note": f"APPROXIMATION: d0 = {d0} > {EXACT_MAX_D0}, the input-layer mask mixture is "
-                    f"a Monte Carlo average over {mix.n_masks} masks (fixed seed); the standard "
-                    f"errors are those of the layer-1 kernel and gradient term (largest entry)"}
+    if input_layer == "wide" or not needs_mixture(arch):
+        exact = not needs_mixture(arch)
+        return {**rep, "route": "wide" if input_layer == "wide" else "dense", "exact": exact,
+                "note": "the input matrix is not hard-masked: the wide formula is the exact "
+                        "limit" if exact else "layer 1 treated like the others (fan-in d0 taken "
+                        "as large); with a hard-masked input matrix this differs from the exact "
+                        "limit off the diagonal"}
+    if arch.is_symbolic:  # no numbers to report: say which route numbers would take
+        route = "enumerated" if d0 <= EXACT_MAX_D0 else "expansion or sampled (depends on p)"
+        return {**rep, "route": route, "exact": d0 <= EXACT_MAX_D0,
+                "note": "input-layer mask mixture; its error depends on the numeric p"}
+    if info is None:
+        from .limits import limit_kernels
+        info = {}
+        limit_kernels(arch, X, input_layer=input_layer, kernels=("ntk",), info=info)
+    route = info["route"]
+    out = {**rep, "route": route, "exact": route == "enumerated",
+           "routes": info.get("routes", {}), "n_masks": info.get("n_masks"),
+           "order": info.get("order"), "error_estimate": info.get("error_estimate"),
+           "error_kind": info.get("error_kind"), "stderr": info.get("stderr"),
+           "tol": info.get("tol")}
+    notes = {"enumerated": f"input-layer mask mixture over all 2^{d0} masks (exact)",
+             "expansion": "input-layer mask mixture by its 1/d0 expansion; error_estimate is "
+                          "relative to sqrt(K(x,x)K(x',x')) (a calibrated estimate, not a bound)",
+             "sampled": "APPROXIMATION: the input-layer mask mixture is a Monte Carlo average "
+                        "over n_masks masks; stderr is its standard error",
+             "mixed": "entries took different routes (see routes); error_estimate is the largest"}
+    out["note"] = notes.get(route, "")
+    return out
 
 
 def _factor_report(arch: Architecture, route: str | None) -> dict:
@@ -415,8 +421,10 @@ def run_limit(ns: argparse.Namespace) -> int:
             raise CLIError(f"--out must end in .npy (NTK) or .npz (NTK and NNGP), got {ns.out!r}")
         if ns.backend != "numpy":
             raise CLIError("--out saves float64 arrays: use --backend numpy")
-    report = _input_layer_report(arch, X, ns.input_layer)
-    r = limit_kernels(arch, X, input_layer=ns.input_layer, backend=ns.backend, dps=ns.dps)
+    info: dict = {}
+    r = limit_kernels(arch, X, input_layer=ns.input_layer, backend=ns.backend, dps=ns.dps,
+                      info=info)
+    report = _input_layer_report(arch, X, ns.input_layer, info=info)
     res: dict = {"arch": arch.describe(), "input_layer": report, "backend": ns.backend,
                  "n": int(X.shape[0])}
     if out_ext is not None:
@@ -463,8 +471,9 @@ def run_sample(ns: argparse.Namespace) -> int:
     ks = [sample_kernels(arch, X, ns.width, s) for s in seeds]
     ntk = np.stack([k["ntk"] for k in ks])
     per = np.mean([k["per_layer"] for k in ks], 0)
-    report = _input_layer_report(arch, X, "exact")
-    lim = limit_kernels(arch, X, input_layer="exact").ntk
+    info: dict = {}
+    lim = limit_kernels(arch, X, input_layer="exact", info=info).ntk
+    report = _input_layer_report(arch, X, "exact", info=info)
     mean = ntk.mean(0)
     res: dict = {"arch": arch.describe(), "width": ns.width, "seed": ns.seed, "draws": ns.draws,
                  "ntk": mean.tolist(), "limit_ntk": np.asarray(lim).tolist(),

@@ -541,16 +541,20 @@ def architecture_fragment(arch: Architecture, input_report: dict | None = None) 
                         r"diagonal)." if act.degree == 1 else "."))
     if input_report is not None:
         r = input_report
+        err = r.get("error_estimate")
+        err_txt = (rf" (relative error estimate {err:.2g})" if isinstance(err, float) else
+                   r" (its error needs a numeric $p$)")
         route = {"wide": "the wide formula (requested)",
                  "dense": "the wide formula, which is exact (input matrix not hard-masked)",
                  "enumerated": rf"the mask mixture enumerated over all $2^{{{r['d0']}}}$ masks "
                                r"(exact)",
+                 "expansion": r"the mask mixture by its $1/d_0$ expansion" + err_txt,
                  "sampled": rf"the mask mixture \emph{{sampled}} over {r.get('n_masks')} masks "
-                            + (rf"(Monte Carlo; standard error of $\tilde\Sigma^{{(1)}}$ at most "
-                               rf"{r['stderr_layer1_sigma_max']:.2g}, of the layer-1 gradient "
-                               rf"term at most {r['stderr_layer1_grad_max']:.2g})"
-                               if "stderr_layer1_sigma_max" in r else
-                               r"(Monte Carlo; its standard error needs a numeric $p$)")}[r["route"]]
+                            r"(Monte Carlo" + (rf"; standard error {r['stderr']:.2g} relative "
+                                               r"to $\sqrt{K(x,x)K(x',x')}$)"
+                                               if isinstance(r.get("stderr"), float) else ")"),
+                 "mixed": r"the mask mixture, entries by different routes" + err_txt,
+                 }.get(r["route"], r"the mask mixture" + err_txt)
         lines.append(rf"Input layer for the given inputs ($d_0 = {r['d0']}$): {route}.")
     else:
         lines.append(r"Input layer of the exact limit: the wide formula unless the input matrix "

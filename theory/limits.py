@@ -162,9 +162,9 @@ def limit_kernels(arch: Architecture, X: Any, *, X2: Any = None, input_layer: st
         res, rep = _numpy_kernels(arch, A, A2, mix=mix, per_layer=per_layer, method=mixture_method,
                                   n_masks=n_masks, seed=mixture_seed, tol=tol, tile=tile,
                                   workers=workers, want=kernels)
-        for name in kernels:  # underflow: warn with the remedy (theory.numerics)
-            check_finite_and_representable(getattr(res, name), arch, A, diagonal=A2 is None,
-                                           what=f"the limit {name.upper()}")
+        # underflow: one warning with the remedy, naming every kernel (theory.numerics)
+        check_finite_and_representable([(f"the limit {k.upper()}", getattr(res, k)) for k in kernels],
+                                       arch, A, diagonal=A2 is None)
     else:
         res, rep = _object_kernels(B, arch, A, A2, mix=mix, per_layer=per_layer,
                                    method=mixture_method, n_masks=n_masks, seed=mixture_seed)

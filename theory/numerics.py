@@ -57,11 +57,16 @@ def check_finite_and_representable(K: Any, arch: Architecture | None = None, X: 
                                    what: str = "the limit NTK", diagonal: bool = True) -> Any:
     """Warn (:class:`KernelUnderflowWarning`) when float64 kernels underflowed; raise
     ``FloatingPointError`` when they are not finite. ``K`` is an ``(n, n)`` array or a
-    result with ``ntk`` and ``nngp`` arrays (both are checked); ``X`` are the inputs (a zero
+    result with ``ntk`` and ``nngp`` arrays (both are checked), or a list of ``(name,
+    array)`` pairs; ``X`` are the inputs (a zero
     input legitimately has a zero diagonal; ``diagonal=False`` for a cross kernel, whose
     diagonal is not a kernel of an input with itself). Returns ``K`` unchanged."""
-    parts = [(what, K)] if not hasattr(K, "ntk") else \
-        [("the limit NTK", K.ntk), ("the limit NNGP", K.nngp)]
+    if isinstance(K, list):  # [(name, array), ...]: one warning naming them all
+        parts = K
+    elif hasattr(K, "ntk"):
+        parts = [("the limit NTK", K.ntk), ("the limit NNGP", K.nngp)]
+    else:
+        parts = [(what, K)]
     Xa = None if X is None else np.asarray(X, dtype=np.float64)
     msgs = []
     for name, arr in parts:
