@@ -512,13 +512,29 @@ def network_kernels(net: Network, X: Any) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- public API
-def sample_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
+def _check_single(memory_budget: Any) -> None:
+    if memory_budget is not None:
+        raise ValueError("memory_budget applies to batches only (give draws=K as well)")
+
+
+def sample_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike, *,
+                   draws: int | None = None, memory_budget: int | None = None
                    ) -> dict[str, np.ndarray]:
     """Empirical NTK, NNGP and per-matrix NTK terms of ONE network draw on ``X``.
 
     Returns ``{"ntk": (n, n), "nngp": (n, n), "per_layer": (L+1, n, n), "output": (n,)}``,
     all float64. docs/math.md#network (network), §3 (pruning models).
+
+    With ``draws=K`` (an integer ``>= 1``): ``K`` independent networks (masks and weights
+    redrawn), drawn and contracted together by :mod:`theory.batched`; every entry then has
+    a leading axis of length ``K``. The batch is computed in chunks within
+    ``memory_budget`` bytes (default 256 MiB) and does not depend on it; draw ``k`` is not
+    equal to a single draw (see :mod:`theory.batched` for what a batch is).
     """
+    if draws is not None:
+        from .batched import batched_kernels
+        return batched_kernels(arch, X, width, seed, draws, memory_budget=memory_budget)
+    _check_single(memory_budget)
     arch = _check_arch(arch)
     X = _check_X(X)
     net = draw_network(arch, X.shape[1], width, seed)
@@ -526,17 +542,33 @@ def sample_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
 
 
 def empirical_ntk(arch: Architecture, X: Any, width: WidthLike = 1024, seed: SeedLike = 0, *,
-                  per_layer: bool = False) -> np.ndarray:
-    """Exact NTK ``Θ_d(x, x')`` of one finite network draw (docs/math.md#network, docs/math.md#pruning): ``(n, n)``,
-    or the ``(L+1, n, n)`` per-matrix terms when ``per_layer`` (they sum to ``Θ_d``)."""
-    k = sample_kernels(arch, X, width, seed)
+                  per_layer: bool = False, draws: int | None = None,
+                  memory_budget: int | None = None) -> np.ndarray:
+    """Exact NTK ``Θ_d(x, x')`` of one finite network draw (docs/math.md#network,
+    docs/math.md#pruning): ``(n, n)``, or the ``(L+1, n, n)`` per-matrix terms when
+    ``per_layer`` (they sum to ``Θ_d``).
+
+    ``draws=K``: ``K`` independent draws at once, shape ``(K, n, n)`` (resp.
+    ``(K, L+1, n, n)``); ``memory_budget`` bytes per chunk (see :func:`sample_kernels`).
+    """
+    if draws is not None:
+        k = sample_kernels(arch, X, width, seed, draws=draws, memory_budget=memory_budget)
+    else:
+        _check_single(memory_budget)
+        k = sample_kernels(arch, X, width, seed)
     return k["per_layer"] if per_layer else k["ntk"]
 
 
-def empirical_nngp(arch: Architecture, X: Any, width: WidthLike = 1024, seed: SeedLike = 0
-                   ) -> np.ndarray:
+def empirical_nngp(arch: Architecture, X: Any, width: WidthLike = 1024, seed: SeedLike = 0, *,
+                   draws: int | None = None, memory_budget: int | None = None) -> np.ndarray:
     """Gram matrix of the last hidden layer ``g^(L)`` of one draw (``X Xᵀ`` for ``L = 0``);
-    the same draw as :func:`empirical_ntk` with the same arguments."""
+    the same draw as :func:`empirical_ntk` with the same arguments (also with ``draws=K``:
+    ``(K, n, n)``, the same networks as ``empirical_ntk(..., draws=K)``)."""
+    if draws is not None:
+        from .batched import batched_kernels
+        return batched_kernels(arch, X, width, seed, draws, memory_budget=memory_budget,
+                               backward=False)["nngp"]
+    _check_single(memory_budget)
     arch = _check_arch(arch)
     X = _check_X(X)
     net = draw_network(arch, X.shape[1], width, seed)

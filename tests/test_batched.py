@@ -1,0 +1,233 @@
+"""Unit tests for batched Monte Carlo (theory.batched, ``draws=K`` of the public API).
+
+What theory.batched documents, tested here:
+
+* draw ``k`` of a batch is the network ``draw_networks(...).network(k)``, whose kernels
+  (by the single-draw code of theory.network, itself tested against a per-parameter
+  Jacobian in tests/test_network.py) equal the batched ones to rounding;
+* a batch is a pure function of (seed, arch, d0, width, K): independent of the memory
+  budget (chunking), a prefix of any larger batch, and not equal to a single draw;
+* masks and weights are redrawn per draw, with the right distribution.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from theory import Architecture, empirical_nngp, empirical_ntk, sample_kernels
+from theory.batched import (
+    _SEGMENT_ENTRIES, _layout, bytes_per_draw, draw_networks,
+)
+from theory.network import draw_network, network_kernels
+
+
+def _inputs(n=3, d0=5, seed=11):
+    return np.random.default_rng(seed).standard_normal((n, d0))
+
+
+def _rel_err(a, b):
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
+
+
+ACTS = ["relu", "erf", "relu2", np.tanh]
+
+
+# ----------------------------------------------------------------------------- correctness
+@pytest.mark.parametrize("act", ACTS, ids=["relu", "erf", "relu2", "tanh_callable"])
+@pytest.mark.parametrize("model, rescale, p, pruned", [
+    ("mask", False, 0.3, "all"),
+    ("mask", True, [0.5, 0.3, 0.0, 0.75], [0, 1, 3]),
+    ("variance", False, [0.2, 0.5, 0.7, 0.1], "all"),
+    ("variance", True, 0.4, "hidden"),
+])
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_batch_equals_its_single_networks(act, model, rescale, p, pruned, depth):
+    """Every draw of the batched contraction equals the single-draw code on that draw's
+    network (rel. 1e-12); NNGP and output too; per-matrix terms sum to the NTK."""
+    if isinstance(p, list):
+        p = p[:depth + 1]
+        pruned = [h for h in pruned if h <= depth] if isinstance(pruned, list) else pruned
+    arch = Architecture(depth=depth, activation=act, p=p, pruned=pruned, rescale=rescale,
+                        model=model)
+    X = _inputs()
+    K = 7
+    widths = [6, 5, 7][:depth]
+    k = sample_kernels(arch, X, widths, seed=3, draws=K)
+    assert k["ntk"].shape == (K, 3, 3) and k["nngp"].shape == (K, 3, 3)
+    assert k["per_layer"].shape == (K, depth + 1, 3, 3) and k["output"].shape == (K, 3)
+    assert all(v.dtype == np.float64 for v in k.values())
+    nets = draw_networks(arch, 5, widths, seed=3, draws=K)
+    for j in range(K):
+        ref = network_kernels(nets.network(j), X)
+        for key in ("per_layer", "ntk", "nngp", "output"):
+            assert _rel_err(k[key][j], ref[key]) < 1e-12, (key, j)
+    np.testing.assert_allclose(k["per_layer"].sum(axis=1), k["ntk"], rtol=1e-14, atol=0)
+    assert np.array_equal(k["ntk"], np.swapaxes(k["ntk"], 1, 2))
+    # the three public functions see the same networks
+    assert np.array_equal(empirical_ntk(arch, X, widths, 3, draws=K), k["ntk"])
+    assert np.array_equal(empirical_ntk(arch, X, widths, 3, per_layer=True, draws=K),
+                          k["per_layer"])
+    assert np.array_equal(empirical_nngp(arch, X, widths, 3, draws=K), k["nngp"])
+
+
+def test_batch_structure_masks_and_weights_redrawn():
+    arch = Architecture(depth=2, activation="relu", p=[0.5, 0.0, 0.75], pruned=[0, 2],
+                        rescale=True)
+    nets = draw_networks(arch, 4, [6, 3], seed=0, draws=40)
+    assert [w.shape for w in nets.weights] == [(40, 6, 4), (40, 3, 6), (40, 1, 3)]
+    assert nets.masks[1] is None
+    for W, M in zip(nets.weights, nets.masks):
+        if M is not None:
+            assert set(np.unique(M)) <= {0.0, 1.0}
+            assert np.array_equal(W != 0, M == 1)  # weights only where kept, never 0 there
+            # masks differ between draws (a shared mask would make these all equal); the
+            # 1x3 output mask has only 8 patterns, the 6x4 input mask 2^24
+            distinct = len({M[k].tobytes() for k in range(40)})
+            assert distinct == 40 if M[0].size >= 20 else distinct > 1
+        if W[0].size >= 18:
+            assert len({W[k].tobytes() for k in range(40)}) == 40
+    assert nets.scales == tuple(np.sqrt([2.0, 1.0, 4.0]))
+    assert nets.ntk_factors == (2.0, 1.0, 4.0)
+
+
+# ----------------------------------------------------------------------------- reproducibility
+@pytest.mark.parametrize("d0, width", [(5, 8), (16, 180), (7, 300)])
+def test_independent_of_memory_budget_and_prefix(d0, width):
+    """Same seed, budgets forcing one group per chunk vs the default: identical arrays.
+    (5, 8): many draws per group; (16, 180): one draw per group, one segment;
+    (7, 300): segments that cut through matrices."""
+    arch = Architecture(depth=2, activation="erf", p=0.3)
+    X = _inputs(n=4, d0=d0)
+    lay = _layout(arch, d0, (width, width))
+    K = 2 * lay.group + 3  # ends inside a group
+    if width == 300:
+        assert len(lay.segments) > 1 and any(len(s) > 1 for s in lay.segments)
+    a = sample_kernels(arch, X, width, seed=9, draws=K)
+    b = sample_kernels(arch, X, width, seed=9, draws=K, memory_budget=1)
+    per = bytes_per_draw(lay.dims, 4, (True, True, True))
+    c = sample_kernels(arch, X, width, seed=9, draws=K,
+                       memory_budget=per * lay.group * 2 + 1)  # two groups per chunk
+    for key in a:
+        assert np.array_equal(a[key], b[key]) and np.array_equal(a[key], c[key]), key
+    # a batch is a prefix of every larger batch
+    big = sample_kernels(arch, X, width, seed=9, draws=K + lay.group + 1, memory_budget=1)
+    short = sample_kernels(arch, X, width, seed=9, draws=1)
+    for key in a:
+        assert np.array_equal(big[key][:K], a[key]), key
+        assert np.array_equal(short[key], a[key][:1]), key
+
+
+def test_seed_handling_and_not_a_single_draw():
+    arch = Architecture(depth=2, activation="relu", p=0.3)
+    X = _inputs(n=4, d0=8)
+    a = empirical_ntk(arch, X, 32, seed=123, draws=6)
+    assert np.array_equal(a, empirical_ntk(arch, X, 32, seed=123, draws=6))
+    assert np.array_equal(a, empirical_ntk(arch, X, 32, seed=np.int64(123), draws=6))
+    ss = np.random.SeedSequence(123)
+    assert np.array_equal(a, empirical_ntk(arch, X, 32, seed=ss, draws=6))
+    assert ss.n_children_spawned == 0  # neither read nor advanced
+    child = np.random.SeedSequence(123).spawn(1)[0]
+    assert not np.allclose(empirical_ntk(arch, X, 32, seed=child, draws=6), a)
+    assert not np.allclose(empirical_ntk(arch, X, 32, seed=124, draws=6), a)
+    # documented: draw k is not the single draw of the same seed (nor of small seeds)
+    singles = [empirical_ntk(arch, X, 32, seed=s) for s in range(6)] + \
+        [empirical_ntk(arch, X, 32, seed=123)]
+    assert not any(np.allclose(a[k], s) for k in range(6) for s in singles)
+    # ... and adding draws=... leaves the single-draw path untouched
+    net = draw_network(arch, 8, 32, seed=123)
+    assert np.array_equal(empirical_ntk(arch, X, 32, seed=123), network_kernels(net, X)["ntk"])
+
+
+def test_large_network_single_draw_matches_its_network():
+    """One draw of a network bigger than a segment (several streams per matrix)."""
+    arch = Architecture(depth=1, activation="relu", p=0.5, rescale=True)
+    X = _inputs(n=3, d0=700)
+    lay = _layout(arch, 700, (200,))
+    assert lay.group == 1 and len(lay.segments) > 2
+    k = sample_kernels(arch, X, 200, seed=1, draws=2)
+    nets = draw_networks(arch, 700, 200, seed=1, draws=2)
+    for j in range(2):
+        ref = network_kernels(nets.network(j), X)
+        assert _rel_err(k["per_layer"][j], ref["per_layer"]) < 1e-12
+    assert _SEGMENT_ENTRIES < 700 * 200
+
+
+# ----------------------------------------------------------------------------- statistics
+def test_batched_weights_and_masks_distribution():
+    """Mask keep frequency (binomial z) and weight normality (KS, moments) over a batch,
+    each at false-alarm rate 1e-4."""
+    arch = Architecture(depth=1, activation="relu", p=0.3)
+    nets = draw_networks(arch, 40, 50, seed=5, draws=100)
+    zc = scipy.stats.norm.isf(0.5e-4)
+    M = nets.masks[0]
+    N, q = M.size, 0.7
+    assert abs((M.sum() - N * q) / np.sqrt(N * q * (1 - q))) < zc
+    z = nets.weights[0][M == 1]
+    assert scipy.stats.kstest(z, "norm").pvalue > 1e-4
+    assert abs(z.mean() * np.sqrt(z.size)) < zc
+    assert abs((np.mean(z ** 2) - 1) / np.sqrt(2 / z.size)) < zc
+
+
+def _diag_z(q_exponent_offset: int, K: int = 3000):
+    L, p, width, d0 = 2, 0.5, 64, 64
+    q = 1 - p
+    arch = Architecture(depth=L, activation="relu", p=p, pruned="all", rescale=False)
+    x = np.random.default_rng(0).standard_normal((1, d0))
+    x /= np.linalg.norm(x)
+    vals = empirical_ntk(arch, x, width, seed=2024, draws=K)[:, 0, 0]
+    predicted = q ** (L + 1 + q_exponent_offset) * (L + 1) * 1.0
+    return (vals.mean() - predicted) / (vals.std(ddof=1) / np.sqrt(K))
+
+
+def test_relu_diagonal_mean_is_exact_over_a_batch():
+    """E[Θ_d(x,x)] = q^(L+1) (L+1) ||x||² at every finite width (ReLU, hard masks, no
+    rescaling, all L+1 matrices pruned; docs/math.md#pruning; the events a neuron loses
+    its whole fan-in are negligible, see tests/test_network.py). 3000 independent draws of
+    one batch, width 64, L = 2, p = 0.5; accept |z| < norm.isf(0.5e-4) ≈ 3.89, two-sided
+    false-alarm rate 1e-4. Negative control: the wrong exponent q^L (L+1) must reject."""
+    z_crit = scipy.stats.norm.isf(0.5e-4)
+    assert abs(_diag_z(0)) < z_crit
+    assert abs(_diag_z(-1)) > z_crit
+
+
+# ----------------------------------------------------------------------------- bad inputs
+ARCH = Architecture(depth=2, activation="relu", p=0.5)
+GOOD_X = np.ones((2, 3))
+
+
+@pytest.mark.parametrize("draws", [0, -1, 2.5, 3.0, "3", True, [2]])
+def test_bad_draws(draws):
+    with pytest.raises(ValueError, match="draws"):
+        empirical_ntk(ARCH, GOOD_X, 8, 0, draws=draws)
+    with pytest.raises(ValueError, match="draws"):
+        empirical_nngp(ARCH, GOOD_X, 8, 0, draws=draws)
+    with pytest.raises(ValueError, match="draws"):
+        sample_kernels(ARCH, GOOD_X, 8, 0, draws=draws)
+    with pytest.raises(ValueError, match="draws"):
+        draw_networks(ARCH, 3, 8, 0, draws)
+
+
+@pytest.mark.parametrize("budget, exc", [(0, ValueError), (-5, ValueError), (1.5, TypeError),
+                                         ("1e8", TypeError)])
+def test_bad_memory_budget(budget, exc):
+    with pytest.raises(exc, match="memory_budget"):
+        empirical_ntk(ARCH, GOOD_X, 8, 0, draws=2, memory_budget=budget)
+
+
+def test_memory_budget_needs_draws_and_other_checks_still_apply():
+    with pytest.raises(ValueError, match="memory_budget"):
+        empirical_ntk(ARCH, GOOD_X, 8, 0, memory_budget=10 ** 6)
+    with pytest.raises(ValueError, match="memory_budget"):
+        empirical_nngp(ARCH, GOOD_X, 8, 0, memory_budget=10 ** 6)
+    with pytest.raises(ValueError, match="X"):
+        empirical_ntk(ARCH, np.ones(3), 8, 0, draws=2)
+    with pytest.raises(ValueError, match="width"):
+        empirical_ntk(ARCH, GOOD_X, 0, 0, draws=2)
+    with pytest.raises(TypeError, match="seed"):
+        empirical_ntk(ARCH, GOOD_X, 8, 1.5, draws=2)
+    with pytest.raises(TypeError, match="arch"):
+        empirical_ntk("relu", GOOD_X, 8, 0, draws=2)
+    nets = draw_networks(ARCH, 3, 8, 0, 2)
+    with pytest.raises(ValueError, match="k must be"):
+        nets.network(2)

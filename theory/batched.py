@@ -1,0 +1,395 @@
+"""Batched Monte Carlo: ``K`` independent finite networks drawn and contracted together.
+
+The network, the two pruning models and the NTK contraction are those of
+:mod:`theory.network` (docs/math.md#network, docs/math.md#pruning); this module evaluates
+``K`` of them at once: the weights of matrix ``h`` of all draws of a chunk are one stacked
+``(C, d_{h+1}, d_h)`` array, and every product is a batched ``numpy.matmul`` over that
+stack (one BLAS call per draw issued from C, no Python loop over draws). The public entry
+points are :func:`theory.empirical_ntk`, :func:`theory.empirical_nngp` and
+:func:`theory.sample_kernels` with ``draws=K``; they return a leading axis of length ``K``.
+
+Reproducibility (what a batch is)
+    A batch is a pure function of ``(seed, arch, d0, width)`` and the draw index ``k``:
+    draws are laid out in *groups* of ``D`` consecutive draws (``D = max(1, 2^16 // E)``
+    for a network with ``E`` weight entries, so a group holds at most ``2^16`` entries
+    when ``E ≤ 2^15``), and the flat entries of a group (matrix after matrix, each as
+    ``(D, d_{h+1}, d_h)``) are cut into segments of ``2^16`` entries, segment ``s`` of group
+    ``g`` drawn from its own PCG64 stream seeded by
+    ``SeedSequence(entropy=seed.entropy, spawn_key=seed.spawn_key + (_TAG_BATCH, g, s))``.
+    Hence
+
+    * ``draws=K`` returns the first ``K`` networks of that sequence: it is a prefix of
+      ``draws=K'`` for every ``K' ≥ K`` (the last group is always drawn whole);
+    * the result does not depend on ``memory_budget`` (chunks are whole groups and the
+      contraction of one draw never mixes with another's), nor on the caller's
+      ``SeedSequence`` spawn counter (it is neither read nor advanced);
+    * draw ``k`` of a batch is **not** equal to any single draw
+      ``empirical_ntk(arch, X, width, seed=…)``: several draws share one random stream,
+      which is what makes drawing small networks fast. Its network is
+      :meth:`NetworkBatch.network` ``(k)`` of :func:`draw_networks`, and
+      ``theory.network.network_kernels`` of that network equals draw ``k`` to rounding
+      (``tests/test_batched.py``).
+
+    Within a segment the random numbers are used exactly as by
+    :func:`theory.network.draw_network`: masks first (``_Bernoulli``, exact keep
+    probability), then Box–Muller normals only where a weight is kept (see the module
+    docstring of :mod:`theory.network` for the quantisation, statistically negligible).
+
+Memory
+    A batch is computed in chunks of whole groups whose estimated peak working set
+    (weights, masks, forward/backward signals, contraction temporaries, see
+    :func:`bytes_per_draw`) fits ``memory_budget`` bytes (default
+    :data:`DEFAULT_MEMORY_BUDGET` = 256 MiB). A chunk always holds at least one group, so
+    a single network larger than the budget is still computed (one draw at a time).
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .architecture import Architecture
+from .backends import NUMPY
+from .network import (
+    Network, SeedLike, WidthLike, _Bernoulli, _check_arch, _check_int, _check_seed, _check_X,
+    _normals_into, _pairs, _resolve_widths, _workspace,
+)
+
+__all__ = ["NetworkBatch", "draw_networks", "batched_kernels", "bytes_per_draw",
+           "DEFAULT_MEMORY_BUDGET", "check_draws"]
+
+DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20  # bytes per chunk (estimated peak working set)
+_TAG_BATCH = 0x4E544B42  # "NTKB": batch streams never coincide with single-draw streams
+_SEGMENT_ENTRIES = 1 << 16  # entries per independently seeded segment
+_PAIR_CHUNK_BYTES = 1 << 25
+_FAST_CHUNK_BYTES = 4 << 20  # preferred chunk size (stays in L3, buffers reused)
+
+
+# ----------------------------------------------------------------------------- validation
+def check_draws(draws: Any) -> int:
+    """``draws`` as a Python int ``>= 1`` (``ValueError`` naming ``draws`` otherwise)."""
+    if isinstance(draws, bool) or not isinstance(draws, numbers.Integral):
+        raise ValueError(f"draws must be an integer >= 1 (number of independent networks), "
+                         f"got {draws!r}")
+    if draws < 1:
+        raise ValueError(f"draws must be an integer >= 1 (number of independent networks), "
+                         f"got {draws}")
+    return int(draws)
+
+
+def _check_budget(memory_budget: Any) -> int:
+    if memory_budget is None:
+        return DEFAULT_MEMORY_BUDGET
+    return _check_int(memory_budget, "memory_budget (bytes)", 1)
+
+
+# ----------------------------------------------------------------------------- layout
+@dataclass(frozen=True)
+class _Layout:
+    """Shapes, keep probabilities and the group/segment structure of a batch; a function
+    of ``(arch, d0, widths)`` only."""
+
+    dims: tuple[int, ...]
+    q: tuple[float | None, ...]  # keep probability of a masked matrix, None if unmasked
+    group: int  # D: draws per group
+    segments: tuple[tuple[tuple[int, int, int], ...], ...]  # per segment: (h, start, stop)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(self.dims[h] * self.dims[h + 1] for h in range(len(self.dims) - 1))
+
+
+def _layout(arch: Architecture, d0: int, widths: tuple[int, ...]) -> _Layout:
+    dims = (d0,) + widths + (1,)
+    pruned = set(arch.pruned_matrices())
+    q = tuple(float(arch.q_of(h)) if arch.model == "mask" and h in pruned else None
+              for h in range(arch.n_matrices))
+    sizes = [dims[h] * dims[h + 1] for h in range(arch.n_matrices)]
+    E = sum(sizes)
+    D = max(1, _SEGMENT_ENTRIES // E)
+    # the group's flat range: matrix after matrix, each D * E_h entries
+    offsets = np.concatenate([[0], np.cumsum([D * s for s in sizes])]).tolist()
+    total = offsets[-1]
+    segments = []
+    for a in range(0, total, _SEGMENT_ENTRIES):
+        b = min(total, a + _SEGMENT_ENTRIES)
+        subs = []
+        for h in range(len(sizes)):
+            lo, hi = max(a, offsets[h]), min(b, offsets[h + 1])
+            if lo < hi:
+                subs.append((h, lo - offsets[h], hi - offsets[h]))
+        segments.append(tuple(subs))
+    return _Layout(dims=dims, q=q, group=D, segments=tuple(segments))
+
+
+# ----------------------------------------------------------------------------- drawing
+def _fill_segment(bg: np.random.PCG64, subs, W_flat, M_flat, bern, ws) -> None:
+    """One segment from its own stream: masks of its masked pieces (in order), then one
+    Box–Muller pass for every kept (or unmasked) entry, scattered in order."""
+    total = sum(b - a for _, a, b in subs)
+    keep = ws.get("batch_keep", total, np.bool_)
+    counts = []
+    o = 0
+    for h, a, b in subs:
+        n = b - a
+        if bern[h] is None:
+            counts.append(n)
+        else:
+            k = bern[h].draw(bg, n, keep[o:o + n])
+            np.copyto(M_flat[h][a:b], k)
+            counts.append(int(np.count_nonzero(k)))
+        o += n
+    z = ws.get("batch_z", sum(counts))
+    _normals_into(bg, z, ws)
+    o = zo = 0
+    for (h, a, b), cnt in zip(subs, counts):
+        n = b - a
+        if bern[h] is None:
+            W_flat[h][a:b] = z[zo:zo + cnt]
+        else:  # index scatter: 2.5x faster than boolean-mask assignment
+            Wseg = W_flat[h][a:b]
+            Wseg.fill(0.0)
+            Wseg[np.flatnonzero(keep[o:o + n])] = z[zo:zo + cnt]
+        o += n
+        zo += cnt
+
+
+def _alloc(lay: _Layout, C: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    dims = lay.dims
+    shapes = [(C, dims[h + 1], dims[h]) for h in range(len(dims) - 1)]
+    W = [np.empty(s) for s in shapes]
+    M = [np.empty(s) if q is not None else None for s, q in zip(shapes, lay.q)]
+    return W, M
+
+
+def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: int,
+                 out: tuple[list[np.ndarray], list[np.ndarray | None]] | None = None
+                 ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Weights ``(n_groups·D, d_{h+1}, d_h)`` (zero where pruned) and float64 masks of
+    groups ``g0 … g0 + n_groups - 1``, written into ``out`` (buffers of at least that
+    many draws, reused from chunk to chunk: fresh pages cost more than the drawing)."""
+    D = lay.group
+    C = n_groups * D
+    W, M = out if out is not None else _alloc(lay, C)
+    W = [w[:C] for w in W]
+    M = [m[:C] if m is not None else None for m in M]
+    bern = [_Bernoulli(q) if q is not None else None for q in lay.q]
+    ws = _workspace()
+    for gl in range(n_groups):
+        sl = slice(gl * D, (gl + 1) * D)
+        W_flat = [w[sl].reshape(-1) for w in W]  # a group's piece is contiguous
+        M_flat = [m[sl].reshape(-1) if m is not None else None for m in M]
+        for s, subs in enumerate(lay.segments):
+            kid = np.random.SeedSequence(entropy=ss.entropy,
+                                         spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
+                                         pool_size=ss.pool_size)
+            _fill_segment(np.random.PCG64(kid), subs, W_flat, M_flat, bern, ws)
+    return W, M
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkBatch:
+    """``K`` draws of the finite network, stacked: ``weights[h]`` has shape
+    ``(K, d_{h+1}, d_h)``, ``masks[h]`` likewise (or ``None``); ``scales``,
+    ``ntk_factors`` and ``c_sigma`` as in :class:`theory.network.Network`."""
+
+    arch: Architecture
+    d0: int
+    widths: tuple[int, ...]
+    weights: tuple[np.ndarray, ...]
+    masks: tuple[np.ndarray | None, ...]
+    scales: tuple[float, ...]
+    ntk_factors: tuple[float, ...]
+    c_sigma: float
+
+    @property
+    def draws(self) -> int:
+        return self.weights[0].shape[0]
+
+    def network(self, k: int) -> Network:
+        """Draw ``k`` as a single :class:`theory.network.Network` (views, no copy)."""
+        k = _check_int(k, "k", 0)
+        if k >= self.draws:
+            raise ValueError(f"k must be < draws = {self.draws}, got {k}")
+        return Network(arch=self.arch, d0=self.d0, widths=self.widths,
+                       weights=tuple(w[k] for w in self.weights),
+                       masks=tuple(m[k] if m is not None else None for m in self.masks),
+                       scales=self.scales, ntk_factors=self.ntk_factors, c_sigma=self.c_sigma)
+
+
+def _scales(arch: Architecture) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Forward multipliers and NTK factors per matrix, as in ``draw_network``."""
+    scales, factors = [], []
+    for h in range(arch.n_matrices):
+        if arch.model == "mask":
+            alpha = float(arch.alpha_of(h))
+            scales.append(float(np.sqrt(alpha)))
+            factors.append(alpha)
+        else:
+            scales.append(float(np.sqrt(float(arch.s_of(h)))))
+            factors.append(1.0)
+    return tuple(scales), tuple(factors)
+
+
+def draw_networks(arch: Architecture, d0: int, width: WidthLike, seed: SeedLike, draws: int
+                  ) -> NetworkBatch:
+    """The first ``draws`` networks of the batch sequence of ``(seed, arch, d0, width)``
+    (module docstring), all in memory at once (no chunking)."""
+    arch = _check_arch(arch)
+    d0 = _check_int(d0, "d0", 1)
+    widths = _resolve_widths(arch, width)
+    ss = _check_seed(seed)
+    K = check_draws(draws)
+    lay = _layout(arch, d0, widths)
+    n_groups = -(-K // lay.group)
+    W, M = _draw_groups(ss, lay, 0, n_groups)
+    scales, factors = _scales(arch)
+    return NetworkBatch(arch=arch, d0=d0, widths=widths, weights=tuple(w[:K] for w in W),
+                        masks=tuple(m[:K] if m is not None else None for m in M),
+                        scales=scales, ntk_factors=factors,
+                        c_sigma=float(arch.act.c_sigma(NUMPY)))
+
+
+# ----------------------------------------------------------------------------- contraction
+def _pair_chunk(n_pairs: int, dmax: int) -> int:
+    # depends on shapes only, never on the number of draws in a chunk
+    return max(1, min(n_pairs, _PAIR_CHUNK_BYTES // (8 * dmax)))
+
+
+def bytes_per_draw(dims: tuple[int, ...], n: int, masked: tuple[bool, ...]) -> int:
+    """Estimated peak bytes per draw of a chunk: weights and masks, forward/backward
+    signals (pre-activations, activations, backprop signals and one temporary per layer),
+    the pair-stacked contraction temporaries, and the outputs."""
+    sizes = [dims[h] * dims[h + 1] for h in range(len(dims) - 1)]
+    E = sum(sizes) + sum(s for s, m in zip(sizes, masked) if m)
+    hidden = sum(dims[1:-1])
+    P = n * (n + 1) // 2
+    dmax = max(dims)
+    Pc = _pair_chunk(P, dmax)
+    L1 = len(dims) - 1
+    return 8 * (E + 4 * n * hidden + Pc * 3 * dmax + (L1 + 3) * n * n + n)
+
+
+def _batched_trace(weights, scales, act, c_sigma: float, widths, XT: np.ndarray,
+                   backward: bool):
+    """Forward pass and backprop signals of a stack of networks (as
+    ``theory.network.forward_backward``, one BLAS call per draw via ``matmul``).
+
+    Returns ``G`` (``G[0] = Xᵀ`` of shape ``(d0, n)``, ``G[h]`` ``(C, d_h, n)``), ``Bt``
+    (``Bt[h]`` ``(C, n, d_{h+1})``, empty if not ``backward``) and the output ``(C, n)``.
+    """
+    L = len(widths)
+    G = [XT]
+    pre = []
+    for h in range(L):
+        F = np.matmul(weights[h], G[h])
+        if scales[h] != 1.0:
+            F *= scales[h]
+        pre.append(F)
+        g = act.forward(F)
+        g *= np.sqrt(c_sigma / widths[h])
+        G.append(g)
+    out = np.matmul(weights[L], G[L])[:, 0, :]
+    if scales[L] != 1.0:
+        out = out * scales[L]
+    if not backward:
+        return G, [], out
+    C, n = out.shape
+    Bt = [None] * (L + 1)
+    Bt[L] = np.ones((C, n, 1))
+    for h in range(L, 0, -1):
+        back = np.matmul(Bt[h], weights[h])  # (C, n, d_h)
+        back *= scales[h] * np.sqrt(c_sigma / widths[h - 1])
+        back *= act.derivative(pre[h - 1]).transpose(0, 2, 1)
+        Bt[h - 1] = back
+    return G, Bt, out
+
+
+def _batched_contributions(weights, masks, factors, G, Bt, n: int) -> np.ndarray:
+    """Per-matrix NTK terms ``(C, L+1, n, n)``; the pair-stacked masked GEMM of
+    ``theory.network._masked_term`` as a batched ``matmul``."""
+    C = Bt[0].shape[0]
+    L1 = len(weights)
+    ia, ib = _pairs(n)
+    P = ia.size
+    pidx = np.empty((n, n), dtype=np.intp)  # (i, j) -> index of the pair {i, j}
+    pidx[ia, ib] = np.arange(P)
+    pidx[ib, ia] = np.arange(P)
+    dmax = max(max(w.shape[1:]) for w in weights)
+    pc = _pair_chunk(P, dmax)
+    out = np.empty((C, L1, n, n))
+    for h in range(L1):
+        Bh = Bt[h]  # (C, n, d_out), C-contiguous
+        Gt = G[h].T if G[h].ndim == 2 else np.ascontiguousarray(G[h].transpose(0, 2, 1))
+        M = masks[h]
+        if M is None:
+            K = np.matmul(Bh, Bh.transpose(0, 2, 1))
+            K *= np.matmul(Gt, np.swapaxes(Gt, -1, -2))
+        else:
+            v = np.empty((C, P))
+            Mt = M.transpose(0, 2, 1)  # (C, d_in, d_out): a transposed BLAS operand, no copy
+            for s in range(0, P, pc):
+                a, b = ia[s:s + pc], ib[s:s + pc]
+                # np.take, not Gt[..., a, :]: fancy indexing of a middle axis is ~50x slower
+                GG = np.take(Gt, a, axis=-2)
+                GG *= np.take(Gt, b, axis=-2)  # (C, c, d_in), or (c, d_in) for h = 0
+                T = np.matmul(GG, Mt)  # (C, c, d_out): the O(c d_in d_out) products
+                T *= np.take(Bh, a, axis=1)
+                T *= np.take(Bh, b, axis=1)
+                v[:, s:s + pc] = T.sum(axis=-1)
+            K = np.take(v, pidx, axis=1)  # (C, n, n), symmetric by construction
+        if factors[h] != 1.0:
+            K *= factors[h]
+        out[:, h] = K
+    return out
+
+
+def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike, draws: Any,
+                    *, memory_budget: int | None = None, backward: bool = True
+                    ) -> dict[str, np.ndarray]:
+    """``{"ntk": (K, n, n), "nngp": (K, n, n), "per_layer": (K, L+1, n, n), "output":
+    (K, n)}`` of the first ``K = draws`` networks of the batch sequence (module docstring),
+    computed chunk by chunk within ``memory_budget`` bytes. ``backward=False`` computes
+    only ``"nngp"`` and ``"output"``."""
+    arch = _check_arch(arch)
+    X = _check_X(X)
+    K = check_draws(draws)
+    budget = _check_budget(memory_budget)
+    n, d0 = X.shape
+    widths = _resolve_widths(arch, width)
+    ss = _check_seed(seed)
+    lay = _layout(arch, d0, widths)
+    scales, factors = _scales(arch)
+    act = arch.act
+    c_sigma = float(act.c_sigma(NUMPY))
+    L = arch.depth
+    D = lay.group
+    per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None for q in lay.q))
+    # within the budget, chunks of a few MB stay in cache and reuse their buffers
+    groups_per_chunk = max(1, min(budget, _FAST_CHUNK_BYTES) // (per_draw * D))
+    n_groups = -(-K // D)
+    XT = np.ascontiguousarray(X.T)
+    bufs = _alloc(lay, min(n_groups, groups_per_chunk) * D)
+    res = {"nngp": np.empty((K, n, n)), "output": np.empty((K, n))}
+    if backward:
+        res["per_layer"] = np.empty((K, L + 1, n, n))
+    for g0 in range(0, n_groups, groups_per_chunk):
+        ng = min(groups_per_chunk, n_groups - g0)
+        k0 = g0 * D
+        k1 = min(K, k0 + ng * D)
+        W, M = _draw_groups(ss, lay, g0, ng, bufs)
+        if k1 - k0 < ng * D:  # the last group is drawn whole (prefix property), used in part
+            W = [w[:k1 - k0] for w in W]
+            M = [m[:k1 - k0] if m is not None else None for m in M]
+        G, Bt, out = _batched_trace(W, scales, act, c_sigma, widths, XT, backward)
+        res["output"][k0:k1] = out
+        gL = G[L]
+        res["nngp"][k0:k1] = np.matmul(np.swapaxes(gL, -1, -2), gL)
+        if backward:
+            res["per_layer"][k0:k1] = _batched_contributions(W, M, factors, G, Bt, n)
+        del G, Bt
+    if backward:
+        res["ntk"] = res["per_layer"].sum(axis=1)
+    return res
