@@ -44,6 +44,10 @@ class Profile:
 PROFILES = {
     "ci": Profile("ci", sym=12, num=10, mc=2, draws=1.0),
     "thorough": Profile("thorough", sym=120, num=80, mc=12, draws=2.0),
+    # benchmarks/calibrate_checks.py: the ci design (same m, same alpha), a quarter of the
+    # draws (smaller samples are the harder case for the t approximations), few examples
+    # of the deterministic checks
+    "calibrate": Profile("calibrate", sym=1, num=1, mc=2, draws=0.25),
 }
 
 
@@ -144,6 +148,21 @@ def expect_rejects(c: Claim, stat: float, crit: float, reject: bool, what: str, 
     c.control(stat, crit, reject, f"{what} [{cfg}]", near=near)
     assert reject, (f"[{c.key}] NEGATIVE CONTROL DID NOT REJECT (check has no power): {what}: "
                     f"statistic {stat:.4g} vs critical {crit:.4g}. {_ctx(cfg)}")
+
+
+def record_pvalues(key: str, pvalues: Iterable[float], alpha_each: float, kind: str) -> None:
+    """Calibration mode (``benchmarks/calibrate_checks.py``): append the p-values of the
+    claim's own comparisons (under the claimed truth) to the JSON-lines file named by the
+    environment variable ``CHECKS_PVALUES``; nothing otherwise."""
+    import json
+    import os
+    path = os.environ.get("CHECKS_PVALUES")
+    if not path:
+        return
+    ps = [float(p) for p in np.ravel(np.asarray(list(pvalues), dtype=float))]
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"claim": key, "kind": kind, "seed": RUN.seed, "alpha_each":
+                             float(alpha_each), "p": ps}) + "\n")
 
 
 def claim_alpha(key: str) -> float:
@@ -473,6 +492,7 @@ def observe_mean(c: "Claim", es: EntryStats, predicted: np.ndarray, what: str, c
                  alpha: float, m: int) -> EntryTest:
     """Test the claim's prediction and record it with its detectable effect."""
     r = es.test(predicted, alpha=alpha, m=m)
+    record_pvalues(c.key, r.p, r.alpha_each, "mean t")
     expect_holds(c, r.worst, r.crit, r.reject, f"{what}: {r.describe()}", cfg,
                  detectable=r.detect)
     return r

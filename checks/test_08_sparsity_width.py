@@ -82,7 +82,7 @@ def _m() -> int:
 
 def _measure(pruned: str, d0: int, X: np.ndarray, seed: int, tag: str):
     """Per p: draws of Θ_d (N, 2, 2), exact V (2, 2) and its stderr."""
-    N = S.n_draws(1500)
+    N = S.n_draws(3000)
     out = []
     for k, p in enumerate(PS):
         arch = theory.Architecture(depth=1, p=p, pruned=pruned if p > 0 else "none",
@@ -166,6 +166,7 @@ def test_variance_law(k):
         for p, (Sd, V, seV) in zip(PS, data):
             y, kurt = _dvar(Sd, i, j)
             z = _var_z(y, float(V[i, j]), float(seV[i, j]), kurt, N)
+            S.record_pvalues("8", [2 * sst.norm.sf(abs(z))], a, "variance z")
             expect_holds(C8, abs(z), crit, abs(z) > crit,
                          f"d·Var at p={p}, entry {(i, j)}: {y:.4g} vs exact V {V[i, j]:.4g} "
                          f"(z={z:.2f})", cfg, detectable=_var_detect(kurt, N, alpha, m))
@@ -178,6 +179,7 @@ def test_variance_law(k):
             scale_z[f].append(float(np.sum(zsc[f]) / math.sqrt(len(PS))))
         ys, ses = np.array(ys), np.array(ses)
         z_lin, pv, coef = _chi2_z(ys, ses, Ds["affine in p/(1-p)"])
+        S.record_pvalues("8", [pv], a, "affine chi2")
         expect_holds(C8, z_lin, crit, pv < a, f"affine fit entry {(i, j)}: χ² p={pv:.3g}, "
                      f"A={coef[0]:.4g}, B={coef[1]:.4g}", cfg)
         if (i, j) == (0, 0):

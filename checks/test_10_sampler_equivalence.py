@@ -187,6 +187,11 @@ def test_sampler_equivalence(k):
     keep = keep_rate_pvalue(arch, d0, S.mc_seed("10", "keep", k)) if model == "mask" else []
     if keep:
         pmin["keep rate"] = min(r[-1] for r in keep)
+    S.record_pvalues("10", p_mean, a_each, "welch mean")
+    S.record_pvalues("10", res["moment"], a_each, "welch second moment")
+    S.record_pvalues("10", res["ks"], a_each, "KS")
+    if keep:
+        S.record_pvalues("10", [r[-1] for r in keep], a_each, "binomial keep rate")
     worst_name = min(pmin, key=pmin.get)
     stat = _lp(pmin[worst_name])
     expect_holds(C10, stat, crit, stat > crit, f"engine vs reference: smallest p-value "
