@@ -3,8 +3,8 @@
     python benchmarks/calibrate_checks.py N [--first-seed S] [--out notes/calibration_data.json]
 
 Runs the Monte Carlo claims of ``checks/`` N times (``--seed S, S+1, …``, profile
-``calibrate``: the ci design — same configurations per claim, same Bonferroni ``m`` and
-alpha — with a quarter of the draws) while the checks write the p-value of every
+``calibrate``: the ci design — same configurations per claim, same Bonferroni ``m``,
+alpha and draws) while the checks write the p-value of every
 comparison of a claim's prediction to a JSON-lines file (``CHECKS_PVALUES``,
 ``checks/_support.py::record_pvalues``). The claimed truth is the truth here (the theory
 holds and the code is right, as every default run shows), so each p-value is a draw of the
@@ -50,12 +50,12 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
-def run_once(seed: int, path: str) -> float:
+def run_once(seed: int, path: str, select: str | None = None) -> float:
     """One reseeded run of the Monte Carlo checks, appending p-values to ``path``."""
     env = dict(os.environ, CHECKS_PVALUES=path, PYTHONPATH=str(ROOT))
     t = time.time()
     subprocess.run([sys.executable, "-m", "pytest", "checks/", "-q", "-p", "no:cacheprovider",
-                    "--profile", "calibrate", "--seed", str(seed), "-k", " or ".join(MC_TESTS)],
+                    "--profile", "calibrate", "--seed", str(seed), "-k", select or " or ".join(MC_TESTS)],
                    cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
     return time.time() - t
 
@@ -95,6 +95,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="calibration of the Monte Carlo checks")
     ap.add_argument("n", type=int, help="number of reseeded runs")
     ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--select", default=None, help="pytest -k expression (default: every "
+                    "Monte Carlo check)")
     ap.add_argument("--out", default=str(ROOT / "notes" / "calibration_data.json"))
     ns = ap.parse_args(argv)
     if ns.n < 1:
@@ -104,14 +106,15 @@ def main(argv=None) -> int:
         path = os.path.join(tmp, "p.jsonl")
         times = []
         for s in range(ns.first_seed, ns.first_seed + ns.n):
-            times.append(run_once(s, path))
+            times.append(run_once(s, path, ns.select))
             print(f"seed {s}: {times[-1]:.0f} s", flush=True)
         lines = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
     res = aggregate(lines)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     res["provenance"] = {"command": f"python benchmarks/calibrate_checks.py {ns.n} "
-                                    f"--first-seed {ns.first_seed}",
+                                    f"--first-seed {ns.first_seed}" + (
+                                        f" --select '{ns.select}'" if ns.select else ""),
                          "commit": commit,
                          "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
                          "runs": ns.n, "profile": "calibrate",

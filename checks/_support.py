@@ -44,10 +44,9 @@ class Profile:
 PROFILES = {
     "ci": Profile("ci", sym=12, num=10, mc=2, draws=1.0),
     "thorough": Profile("thorough", sym=120, num=80, mc=12, draws=2.0),
-    # benchmarks/calibrate_checks.py: the ci design (same m, same alpha), a quarter of the
-    # draws (smaller samples are the harder case for the t approximations), few examples
-    # of the deterministic checks
-    "calibrate": Profile("calibrate", sym=1, num=1, mc=2, draws=0.25),
+    # benchmarks/calibrate_checks.py: exactly the ci Monte Carlo design (same
+    # configurations per claim, m, alpha and draws), few examples of the deterministic checks
+    "calibrate": Profile("calibrate", sym=1, num=1, mc=2, draws=1.0),
 }
 
 

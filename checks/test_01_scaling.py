@@ -176,7 +176,9 @@ def test_monte_carlo_scaling(k):
     pred = factor * theory.limit_ntk(arch.dense(), X)
     # off-diagonal: only where the scaled dense limit is exact (input unmasked); their
     # O(L/d) finite-width bias is removed by the a + b/d fit at two widths (depth >= 2)
-    entries = S.upper_entries(3, off=0 not in arch.pruned_matrices())
+    # depth 3: the a + b/d fit at widths 32/64 leaves an O(1/d²) residual comparable to
+    # the standard error, so depth-3 configurations are tested on the (exact) diagonal
+    entries = S.upper_entries(3, off=(0 not in arch.pruned_matrices()) and depth <= 2)
     if 0 in arch.pruned_matrices():
         C1c.note("off-diagonal entries are compared only when the input matrix is unmasked "
                  "(else the exact limit is the mask mixture: claim 5)")

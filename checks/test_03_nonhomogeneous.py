@@ -136,7 +136,7 @@ def test_numeric_ratio_varies_and_variance_recursion(act, depth, d0, data):
 
 N_INPUTS = 4
 MC_ENTRIES = N_INPUTS * (N_INPUTS + 1) // 2
-WIDTHS = (64, 128)
+WIDTHS = (128, 256)
 
 
 @pytest.mark.parametrize("k", S.designs("3c"))
@@ -153,7 +153,7 @@ def test_monte_carlo_not_scalar(k):
     X[0] *= 0.4 / np.linalg.norm(X[0])
     X[-1] *= 3.0 / np.linalg.norm(X[-1])
     arch = make_arch(depth, act, [0.0, p1, p2], pruned, rescale=False)
-    N = S.n_draws(4000)
+    N = S.n_draws(1000)
     cfg = C3c.config(f"{fmt_arch(arch)} d0={d0} widths={WIDTHS} N={N} {D!r}")
     pred = theory.limit_ntk(arch, X)  # input matrix dense: wide = exact
     entries = S.upper_entries(N_INPUTS)

@@ -141,8 +141,10 @@ def test_monte_carlo_models(k):
         other = "variance" if mod == "mask" else "mask"
         cfg = C4c.config(f"{fmt_arch(arch)} d0={d0} widths={WIDTHS[depth]} N={N} {D!r}")
         # mask model: the diagonal (its input-layer mixture is exact only there, claim 5);
-        # variance model: every entry (off-diagonal bias removed by the a + b/d fit)
-        entries = S.upper_entries(3, off=(mod == "variance"))
+        # variance model: every entry at depth ≤ 2 (off-diagonal bias removed by the
+        # a + b/d fit at widths 64/128), the diagonal at depth 3 (at widths 32/64 the fit's
+        # O(1/d²) residual is not negligible)
+        entries = S.upper_entries(3, off=(mod == "variance" and depth <= 2))
         S.mean_check(C4c, arch, X, widths=WIDTHS[depth], n=N, seed=S.mc_seed("4c", mod, k),
                      predicted=factors[mod] * dense, entries=entries, cfg=cfg,
                      what=f"{mod} draws vs derived factor {factors[mod]:.4g}",

@@ -54,7 +54,7 @@ def test_rate(k):
     seed = k
     arch = make_arch(depth, act, ps, pruned, rescale=rescale)
     widths = WIDTHS[depth]
-    N = S.n_draws(800 if depth == 1 else 500)
+    N = S.n_draws(400 if depth == 1 else 250)
     cfg = C7.config(f"{fmt_arch(arch)} d0={d0} widths={widths.tolist()} N={N} seed={seed}")
     iu = np.triu_indices(2)
     sds = []

@@ -129,6 +129,8 @@ def test_monte_carlo_p_zero(k):
     D = S.Design("9c", k, S.n_mc())
     depth = D.choice("depth", [1, 2, 3])
     act = D.choice("act", ["relu", "erf"])
+    if depth == 3:   # erf at depth 3 has no exact entry; see the entries below
+        act = "relu"
     rescale = D.choice("rescale", [False, True])
     d0 = 16
     X = D.inputs("X", d0, 3)
@@ -138,6 +140,6 @@ def test_monte_carlo_p_zero(k):
     pred = theory.limit_ntk(arch.dense(), X)
     wrong = theory.limit_ntk(make_arch(depth - 1, act, 0.0, "none", False), X)
     S.mean_check(C9c, arch, X, widths=WIDTHS[depth], n=N, seed=S.mc_seed("9c", k),
-                 predicted=pred, entries=S.upper_entries(3), cfg=cfg,
+                 predicted=pred, entries=S.upper_entries(3, off=depth <= 2), cfg=cfg,
                  what="mean NTK vs Arora Θ^(L)", controls=[("depth off by one (Θ^(L-1))", wrong)],
                  alpha=S.claim_alpha("9c"), m=S.n_mc() * MC_ENTRIES)
