@@ -28,15 +28,22 @@ Three independent verifications:
     but not off it. So entries compared: the diagonal always, the off-diagonal entries
     only when the input matrix is not masked (then the scaled dense limit is exact).
     Finite-width bias: the diagonal mean is exact at every width (claim 6); off the
-    diagonal E Θ_d - Θ̃ = O(L/d): measured -3 % (z = -6 with 4000 draws) for one pair at
-    depth 3, width 128 — comparable to the standard error of 300 draws, so off-diagonal
-    entries are compared only for depth ≤ 2 at width 256 (bias ≤ 0.3 % there, < 0.3 SE);
-    depth-3 configurations are tested on the diagonal.
-    Acceptance: z = (mean - prediction)/SE per entry, SE from the draws; Bonferroni over
-    m = (MC configurations) × 6 entries within this claim's alpha (conftest.ALPHA["1c"]).
+    diagonal E Θ_d - Θ̃ = O(L/d) (measured -3 % for one pair at depth 3, width 128), so
+    off-diagonal entries at depth 2 are compared through the a + b/d fit at widths 64/128
+    (N = 4000 each); depth 3 (widths 32/64, where the fit's O(1/d²) residual is not
+    negligible) on the diagonal; depth 1 at width 256, N = 12000.
+    Configurations: a stratified design drawn from ``--seed`` (``checks/_support.py::
+    Design``). Entries whose finite-width mean is exact (depth 1; the ReLU diagonal) are
+    compared at one width; the others through the intercept ``a`` of ``a + b/d`` fitted at
+    two widths (``mean_check``), the bias term's uncertainty carried. Student t (Welch df),
+    detectable effect at 80 % power in the table, and a NEAR control (the prediction
+    shifted by the effect detected with probability 1 − 1e-6) besides the gross one.
+    Acceptance: t per entry; Bonferroni over m = (MC configurations) × 6 entries within
+    this claim's alpha (conftest.ALPHA["1c"]).
     Control (same draws, same test): the exponent off by one (prediction × q_min and
-    prediction / q_min, q_min the smallest keep probability); p ≥ 0.3 is drawn for the
-    Monte Carlo part so that each control's expected |z| is ≥ 2× the critical value.
+    prediction / q_min, q_min the keep probability of the most pruned matrix); p ∈ [0.3,
+    0.7] (continuous, non-dyadic) so that each control's expected |t| is many times the
+    critical value.
 """
 from __future__ import annotations
 

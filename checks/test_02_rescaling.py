@@ -26,9 +26,17 @@ activation").
     limit is the exact limit: for ReLU the diagonal always (the finite-d0 input mixture
     has the exact diagonal, docs/math.md#input-layer) and the off-diagonal when the input matrix is
     unmasked; for the smooth activations the input matrix is kept unmasked (their mask
-    mixture differs even on the diagonal; that is claim 5's subject). Acceptance as in
-    claim 1c: per-entry z, SE from the draws, Bonferroni over m = (MC configurations) × 6
-    within ALPHA["2c"]. Control (same draws and test): the prediction *without*
+    mixture differs even on the diagonal; that is claim 5's subject). Depth 1 at width 256
+    (N = 12000); depth 2 at widths 64/128 (N = 4000 each) with the a + b/d fit for every
+    entry that is not exact (all entries of the smooth activations: finding 1 of the
+    calibration review). Acceptance as in claim 1c: per-entry t, Bonferroni over m = (MC
+    configurations) × 6 within ALPHA["2c"].
+    Configurations: a stratified design drawn from ``--seed`` (``checks/_support.py::
+    Design``). Entries whose finite-width mean is exact (depth 1; the ReLU diagonal) are
+    compared at one width; the others through the intercept ``a`` of ``a + b/d`` fitted at
+    two widths (``mean_check``), the bias term's uncertainty carried. Student t (Welch df),
+    detectable effect at 80 % power in the table, and a NEAR control (the prediction
+    shifted by the effect detected with probability 1 − 1e-6) besides the gross one. Control (same draws and test): the prediction *without*
     rescaling (the engine's unrescaled limit), must reject; p ≥ 0.3 makes the expected
     control |z| several times the critical value.
 """

@@ -32,9 +32,8 @@ over the kept weights (G_h = s_h). Source: docs/math.md#pruning, docs/references
     [0.3, 0.7], unrescaled), mean empirical NTK vs the derived factor × Θ_dense. Entries:
     the diagonal for the mask model (its input-layer mixture is exact only there, claim
     5), all entries for the variance model (Gaussian input weights, no mixture) at depth
-    ≤ 2 (at depth 3, width 128, the off-diagonal finite-width bias is not negligible,
-    claim 1c; the diagonal mean is exact at every width). Per-entry
-    z, SE from the draws; Bonferroni m = (MC configurations) × 2 models × 6 entries within
+    ≤ 2 through the a + b/d fit at widths 64/128, the diagonal at depth 3 (exact at every
+    width). Per-entry t; Bonferroni m = (MC configurations) × 2 models × 6 entries within
     ALPHA["4c"]. Control (same draws): each model's draws against the *other* model's
     prediction (relative difference p ≥ 0.3, expected |z| > 3× critical).
 """

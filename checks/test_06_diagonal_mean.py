@@ -14,14 +14,15 @@ The exception. The symmetry argument needs every pre-activation to be a non-dege
 Gaussian given the layer below. A neuron whose kept inputs are all zero has f = 0 exactly
 and σ'(0) = 0 cuts its backward signal. Per neuron this happens with probability
 p_1^{d0} in layer 1 (every input weight masked) and about (1 - q_h/2)^{d} in a hidden
-layer (every kept input inactive). We draw d0 ∈ {32, 64}, widths ∈ {32, 64, 128} and
+layer (every kept input inactive). We draw d0 ∈ {32, 64}, widths ∈ {32, 64} and
 p ≤ 1/2, so these are ≤ 2.3e-10 and ≤ (3/4)^32 ≈ 1e-4; a dead neuron changes one of d
 terms, so the relative bias is ≲ 1e-4 · L — two orders below the ~1 % standard errors used.
 The exact bound of each configuration is printed in its config string.
 
-Test: N = 2000 independent draws (weights and masks) at small width, the three diagonal
-entries of three inputs (on and off the unit sphere), z = (mean − prediction)/SE with SE
-from the draws; Bonferroni m = (configurations) × 3 within ALPHA["6"]. The prediction is
+Test: N = 16000 independent draws (weights and masks, one batch) at width 32 or 64, the
+three diagonal entries of three inputs (on and off the unit sphere), Student t with SE
+from the draws; Bonferroni m = (configurations) × 3 within ALPHA["6"]; configurations
+from a stratified design drawn from ``--seed``; near control as in claim 1c. The prediction is
 the formula above, evaluated directly (not by the engine). Control (same draws): the
 exponent off by one (× and ÷ the smallest keep probability; for rescaled nets: the
 unrescaled factor) must be rejected — p ≥ 0.2 gives expected |z| ≥ 3× critical.

@@ -21,9 +21,9 @@ docs/references.md (Arora et al. [read]/[derived]); docs/math.md#limit.
     > 1e-4. Also: at p = 0 the finite network is bit-identical to the dense one for the
     same seed (control: p = 1/256 is not).
 9c  Monte Carlo — p = 0 networks (masking switched on, p = 0), mean empirical NTK vs
-    Arora's limit on all entries (depth ≤ 2, width 256) or the diagonal (depth 3, width
-    128, where the off-diagonal finite-width bias O(L/d) is not negligible, claim 1c) (per-entry z, SE from the draws, Bonferroni m =
-    (configurations) × 6 within ALPHA["9c"]). Control: the depth off by one (Arora's
+    Arora's limit on all entries at depth 1 (width 256) and depth 2 (a + b/d fit at
+    widths 64/128), the diagonal at depth 3 (ReLU only; widths 32/64, exact there); per-entry
+    t, Bonferroni m = (configurations) × 6 within ALPHA["9c"]; near control as in 1c. Control: the depth off by one (Arora's
     kernel of depth L - 1, e.g. Θ(x,x) = L instead of L+1) must be rejected.
 """
 from __future__ import annotations
