@@ -32,9 +32,9 @@ arithmetic's error) and spend no alpha.
     05 input layer, Monte Carlo                    8e-5     2 × 6        (12 × 6)
     06 diagonal mean, Monte Carlo                  8e-5     4 × 3        (24 × 3)
     07 width rate (slope CI)                       8e-5     2            (12)
-    08 sparsity dependence (variance, fit tests)   8e-5     3 × 3 × 9    (13 × 3 × 9)
+    08 sparsity dependence (variance, fit tests)   8e-5     3 × 30 × 3   (13 × 30 × 3)
     09 p = 0, Monte Carlo                          8e-5     2 × 6        (12 × 6)
-    10 fast sampler = plain sampler                1e-4     2 × 49       (12 × 49)
+    10 fast sampler = plain sampler                1e-4     2 × 59       (12 × 59)
     11 path kernel (reserved)                      1e-4
     near controls (misses, see below)              8e-5
     total                                          1e-3
@@ -44,10 +44,10 @@ smallest relative error it detects with 80 % power (``theory.stats.detectable_ef
 noncentral t; relative to the kernel scale ``sqrt(Θ(x,x) Θ(x',x'))`` of each entry), and
 besides the gross negative control (a wrong exponent, model, depth…) carries a NEAR
 control: the prediction shifted by the effect that each entry's test detects with
-probability ``1 − NEAR_MISS`` (``checks/_support.py``: ``NEAR_MISS = 1e-6``), about
-1.6–1.8 × the 80 % detectable effect. Under a correct implementation a near control fails
-to reject with probability ≤ 1e-6; the ci profile has about 25 near controls and the
-thorough profile about 130, within ``NEAR_BUDGET = 8e-5``.
+probability ``1 − NEAR_MISS`` (``checks/_support.py``: ``NEAR_MISS = 5e-7``), about
+1.7–1.9 × the 80 % detectable effect. Under a correct implementation a near control fails
+to reject with probability ≤ 5e-7; the ci profile has 24 near controls and the
+thorough profile about 140 (≤ 7e-5), within ``NEAR_BUDGET = 8e-5``.
 
 So a correct run fails with probability ≤ 1e-3, and 20 replications with probability
 ≤ 2e-2. ``benchmarks/calibrate_checks.py`` measures these rates (notes/calibration.md).
@@ -138,8 +138,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr = terminalreporter
     tr.section("verdicts (checks/)", sep="=")
     header = (f"seed {S.RUN.seed}  profile {S.RUN.profile.name}  family-wise alpha "
-              f"{FAMILY_ALPHA:g}; stochastic statistics are |z| (or t) against the "
-              f"Bonferroni critical value 'crit'.")
+              f"{FAMILY_ALPHA:g}; stochastic statistics are |t| (Student/Welch; z where "
+              f"said) against the Bonferroni critical value 'crit'.")
     for line in render_table(claims, header=header):
         tr.write_line(line)
     path = config.getoption("--verdicts-json")

@@ -37,7 +37,7 @@ Three independent verifications:
     compared at one width; the others through the intercept ``a`` of ``a + b/d`` fitted at
     two widths (``mean_check``), the bias term's uncertainty carried. Student t (Welch df),
     detectable effect at 80 % power in the table, and a NEAR control (the prediction
-    shifted by the effect detected with probability 1 − 1e-6) besides the gross one.
+    shifted by the effect detected with probability 1 − 5e-7) besides the gross one.
     Acceptance: t per entry; Bonferroni over m = (MC configurations) × 6 entries within
     this claim's alpha (conftest.ALPHA["1c"]).
     Control (same draws, same test): the exponent off by one (prediction × q_min and

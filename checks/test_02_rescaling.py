@@ -36,9 +36,10 @@ activation").
     compared at one width; the others through the intercept ``a`` of ``a + b/d`` fitted at
     two widths (``mean_check``), the bias term's uncertainty carried. Student t (Welch df),
     detectable effect at 80 % power in the table, and a NEAR control (the prediction
-    shifted by the effect detected with probability 1 − 1e-6) besides the gross one. Control (same draws and test): the prediction *without*
-    rescaling (the engine's unrescaled limit), must reject; p ≥ 0.3 makes the expected
-    control |z| several times the critical value.
+    shifted by the effect detected with probability 1 − 5e-7) besides the gross one.
+    Gross control (same draws and test): the prediction *without* rescaling (the engine's
+    unrescaled limit), must reject; p ≥ 0.3 makes the expected control |t| several times
+    the critical value.
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ convergence) and −1 (a 1/d rate) — control statistic min(|slope|, |slope + 1
 Expected se ≈ 0.01–0.03, critical t ≈ 9 (7 dof at alpha/configs), so the controls sit at
 t ≈ 20–45. Power: the exponent error detected with 80 % power (noncentral t) is reported
 (±0.12 in the default profile: the 7 residual dof cost most of it); a near control, the
-exponent −1/2 ± the error detected with probability 1 − 1e-6, must be outside the CI.
+exponent −1/2 ± the error detected with probability 1 − 5e-7, must be outside the CI.
 Configurations: stratified design from ``--seed``; N = 400 (depth 1) / 250 (depth 2).
 """
 from __future__ import annotations

@@ -29,7 +29,7 @@ or sampled — its sampling error is added to the standard error).
     normal-equivalent z = Φ⁻¹(1 − P/2).
     (iii) the size of V over all p: Stouffer's z (Σ_p z_p/√8) per entry; V itself must
     hold, V × 1.1 (gross control; the fault "L = 1 variance constant 10 % too large") and
-    V × (1 + the effect detected with probability 1 − 1e-6) (near control) must reject.
+    V × (1 + the effect detected with probability 1 − 5e-7) (near control) must reject.
     Bonferroni: m = (configurations + 1 for 8') × 3 entries × (8 + 1 + 1) × 3 within
     ALPHA["8"] (the factor 3 covers the measured tail inflation of the variance z with the
     kurtosis estimated from the draws: notes/calibration.md, finding 3). N = 3000 per p.
