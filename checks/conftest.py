@@ -34,7 +34,7 @@ arithmetic's error) and spend no alpha.
     07 width rate (slope CI)                       8e-5     2            (12)
     08 sparsity dependence (variance, fit tests)   8e-5     3 × 30 × 3   (13 × 30 × 3)
     09 p = 0, Monte Carlo                          8e-5     2 × 6        (12 × 6)
-    10 fast sampler = plain sampler                1e-4     2 × 59       (12 × 59)
+    10 fast sampler = plain sampler                1e-4     2 × 63       (12 × 63)
     11b path kernel, Monte Carlo                   1e-4
     near controls (misses, see below)              8e-5
     total                                          1e-3

@@ -25,11 +25,11 @@ are the per-matrix terms ``Θ_h(x, x')`` of the 6 entries of 3 inputs, and the t
     4 random projections of the standardised per-matrix features (a Cramér–Wold check of
     the joint law; the KS null is exact whatever the distribution);
 10d masks — the kept fraction of the engine's masks (``theory.network.draw_network`` at
-    width 1024, 8 networks, about 10⁷ Bernoulli draws) against the exact keep probability
-    q (exact binomial test).
+    width 1024, 8 networks) and of 2^24 draws of its mask sampler against the exact keep
+    probability q (exact binomial tests; 2 per masked matrix).
 
 Acceptance: every p-value above ``ALPHA["10"]/m`` with ``m`` = (configurations) × the
-number of comparisons per configuration (``per_config``; at most 24 + 21 + 10 + 4 = 59 at
+number of comparisons per configuration (``per_config``; at most 24 + 21 + 10 + 8 = 63 at
 depth 3), Bonferroni. Statistic: the smallest p-value as ``-log10 p`` (against
 ``-log10(alpha/m)``). Detectable effect: the mean tests' 80 % detectable relative effect.
 
@@ -64,7 +64,7 @@ C10 = claim("10", "fast sampler = plain reference sampler in distribution", "-lo
 N_INPUTS = 3
 ENTRIES = S.upper_entries(N_INPUTS)
 N_PROJ = 4
-MAX_PER_CONFIG = 4 * 6 + 21 + (6 + N_PROJ) + 4
+MAX_PER_CONFIG = 4 * 6 + 21 + (6 + N_PROJ) + 2 * 4
 
 
 def per_config() -> int:
@@ -121,8 +121,13 @@ def two_sample_pvalues(E: np.ndarray, Rf: np.ndarray, proj_seed: int) -> dict:
 
 
 def keep_rate_pvalue(arch, d0: int, seed: np.random.SeedSequence, q_test=None) -> list:
-    """Exact binomial p-values of the kept fraction of each masked matrix of 8 engine
-    networks at width 1024 against ``q`` (or ``q_test(h)``)."""
+    """Exact binomial p-values of the kept fraction against ``q`` (or ``q_test(h)``), per
+    masked matrix ``h``: (i) the masks of 8 engine networks (``draw_network`` at width
+    1024) and (ii) 2^24 draws of the engine's mask sampler for that matrix's keep
+    probability (``theory.network._Bernoulli``, which both the single and the batched
+    draws use) — (ii) gives the power against a quantised keep probability even when
+    only the small input matrix is masked. Rows ``(h, kept, total, q, p)``."""
+    from theory.network import _Bernoulli
     out = []
     kept = {}
     for r in range(8):
@@ -135,6 +140,11 @@ def keep_rate_pvalue(arch, d0: int, seed: np.random.SeedSequence, q_test=None) -
     for h, (k, t) in sorted(kept.items()):
         q = float(arch.q_of(h)) if q_test is None else q_test(h)
         out.append((h, k, t, q, sst.binomtest(k, t, q).pvalue))
+        E = 1 << 24
+        bg = np.random.PCG64(np.random.SeedSequence(seed.entropy,
+                                                    spawn_key=(*seed.spawn_key, 1000 + h)))
+        kb = int(np.count_nonzero(_Bernoulli(float(arch.q_of(h))).draw(bg, E)))
+        out.append((h, kb, E, q, sst.binomtest(kb, E, q).pvalue))
     return out
 
 
