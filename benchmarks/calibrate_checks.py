@@ -144,13 +144,16 @@ def main(argv=None) -> int:
     res = aggregate(lines)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
-    res["provenance"] = {"command": f"python benchmarks/calibrate_checks.py {ns.n} "
-                                    f"--first-seed {ns.first_seed}" + (
-                                        f" --select '{ns.select}'" if ns.select else ""),
-                         "commit": commit,
+    seeds = sorted({rec["seed"] for rec in lines})
+    if ns.aggregate_only:
+        command = f"python benchmarks/calibrate_checks.py 0 --aggregate-only --raw {ns.raw}"
+    else:
+        command = f"python benchmarks/calibrate_checks.py {ns.n} --first-seed {ns.first_seed}" + (
+            f" --select '{ns.select}'" if ns.select else "")
+    res["provenance"] = {"command": command, "commit": commit,
                          "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
-                         "runs": len({rec["seed"] for rec in lines}), "profile": "calibrate",
-                         "wall_seconds": round(sum(times), 1)}
+                         "runs": len(seeds), "seeds": seeds, "profile": "calibrate",
+                         "wall_seconds": round(sum(times), 1) if times else None}
     Path(ns.out).write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
     for k, r in list(res["claims"].items()) + list(res["kinds"].items()):
         print(f"{k:>20}: {r['n_pvalues']:5d} p-values, rate(p<0.05) {r['rate_0.05'][0]:.3f} "

@@ -45,8 +45,8 @@ def generate() -> dict[str, str]:
     fw = res["family_wise_estimate"]
     return {
         "provenance": (f"Produced by `{pv['command']}` at commit {pv['commit']} on {pv['date']} "
-                       f"(profile `{pv['profile']}`, {pv['runs']} runs, "
-                       f"{pv['wall_seconds']:.0f} s wall on a shared machine)."),
+                       f"(profile `{pv['profile']}`, {pv['runs']} runs, seeds "
+                       f"{', '.join(str(s) for s in pv['seeds'])}; each run ≈ 75 s CPU)."),
         "claims": _claims(res),
         "kinds": _kinds(res),
         "family": (f"Estimated family-wise false-alarm rate of a default run: "
