@@ -121,3 +121,100 @@ def activation_pair(name: str):
         return "relu"
     raise ValueError(name)
 
+
+
+# ----------------------------------------------------------------------------- plain sampler
+FAULTS = ("shared_mask_row", "quantised_keep", "backward_d_plus_1")
+
+
+def reference_c_sigma(name: str) -> float:
+    """``1 / E[σ(z)²]``, ``z ~ N(0, 1)`` (docs/math.md#network), by this module's trapezoid
+    rule (exactly 2 for ReLU)."""
+    if name == "relu":
+        return 2.0
+    f, _ = activation_pair(name)
+    z, w = _grid()
+    return 1.0 / float(np.sum(w * f(z) ** 2))
+
+
+def reference_ntk(arch, X: np.ndarray, width: int, rng: np.random.Generator,
+                  fault: str | None = None) -> np.ndarray:
+    """One draw of the per-matrix empirical NTK terms ``(L+1, n, n)`` of the finite pruned
+    network of docs/math.md#network and docs/math.md#pruning, written plainly and
+    independently of ``theory.network``: one matrix at a time, ``rng.standard_normal``
+    weights and ``rng.binomial`` masks, a plain forward and backward pass, and the NTK
+    from the explicit per-weight gradient ``J`` (``Θ_h = J_h J_hᵀ``).
+
+    Hard masks: ``f^(h+1) = sqrt(α_h) (M_h ⊙ W_h) g^(h)``, the trainable parameters are the
+    kept ``W_h`` entries, ``∂f/∂W_ij = sqrt(α_h) M_ij b_i g_j``. Variance model: ``W'_h =
+    sqrt(s_h) Z_h`` is the parameter, ``∂f/∂W'_ij = b_i g_j``. ``g^(h) = sqrt(c_σ/d_h)
+    σ(f^(h))``. Only ``arch``'s parameters are read (depth, activation name, model, masked
+    matrices, q_h, α_h, s_h).
+
+    ``fault`` (for the negative controls of claim 10 and tests/): ``"shared_mask_row"``
+    — every row of a masked matrix is the same mask row; ``"quantised_keep"`` — keep
+    probability ``⌊256 q⌋/256``; ``"backward_d_plus_1"`` — the backward pass normalised by
+    ``d + 1`` instead of ``d``."""
+    if fault is not None and fault not in FAULTS:
+        raise ValueError(f"fault must be one of {FAULTS} or None, got {fault!r}")
+    name = arch.act.name
+    if name not in ("relu", "erf", "tanh"):
+        raise ValueError(f"reference sampler: activation must be relu, erf or tanh, got {name}")
+    if name == "relu":
+        sig = lambda z: np.maximum(z, 0.0)          # noqa: E731
+        dsig = lambda z: (z > 0).astype(float)      # noqa: E731
+    else:
+        sig, dsig = activation_pair(name)
+    c = reference_c_sigma(name)
+    X = np.asarray(X, dtype=float)
+    n, d0 = X.shape
+    L = arch.depth
+    dims = [d0] + [int(width)] * L + [1]
+    masked = set(arch.pruned_matrices())
+    g = [X.T]
+    f = []
+    Weff, Mk, grad_scale = [], [], []
+    for h in range(L + 1):
+        rows, cols = dims[h + 1], dims[h]
+        Z = rng.standard_normal((rows, cols))
+        if arch.model == "mask" and h in masked:
+            q = float(arch.q_of(h))
+            if fault == "quantised_keep":
+                q = math.floor(256 * q) / 256
+            if fault == "shared_mask_row":
+                M = np.repeat(rng.binomial(1, q, size=(1, cols)), rows, axis=0).astype(float)
+            else:
+                M = rng.binomial(1, q, size=(rows, cols)).astype(float)
+            a = float(arch.alpha_of(h))
+            W = math.sqrt(a) * M * Z
+            gs = math.sqrt(a) * M
+        elif arch.model == "variance" and h in masked:
+            W = math.sqrt(float(arch.s_of(h))) * Z
+            gs = np.ones((rows, cols))
+        else:
+            W = Z
+            gs = np.ones((rows, cols))
+        Weff.append(W)
+        grad_scale.append(gs)
+        pre = W @ g[h]
+        if h < L:
+            f.append(pre)
+            g.append(math.sqrt(c / dims[h + 1]) * sig(pre))
+    b = [None] * (L + 1)
+    b[L] = np.ones((1, n))
+    for h in range(L, 0, -1):
+        norm = dims[h] + 1 if fault == "backward_d_plus_1" else dims[h]
+        b[h - 1] = (Weff[h].T @ b[h]) * math.sqrt(c / norm) * dsig(f[h - 1])
+    out = np.empty((L + 1, n, n))
+    for h in range(L + 1):
+        J = grad_scale[h][None, :, :] * b[h].T[:, :, None] * g[h].T[:, None, :]
+        J = J.reshape(n, -1)
+        out[h] = J @ J.T
+    return out
+
+
+def reference_draws(arch, X: np.ndarray, width: int, n_draws: int, seed,
+                    fault: str | None = None) -> np.ndarray:
+    """``n_draws`` independent draws of :func:`reference_ntk`: ``(n_draws, L+1, n, n)``."""
+    rng = np.random.default_rng(seed)
+    return np.stack([reference_ntk(arch, X, width, rng, fault) for _ in range(n_draws)])

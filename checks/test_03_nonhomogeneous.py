@@ -34,8 +34,11 @@ rule for the others) with G_h = s_h.
     (100× the tolerance; the misfit is O(p), ≥ 7e-5 even at p = 0.1 and tiny inputs).
 3c  Monte Carlo — erf/tanh/callable nets, depth 2, the hidden matrix W^(2) masked
     (optionally the output too), no rescaling, input matrix dense (so the wide limit is
-    exact): the mean empirical NTK matches the variance-s_h limit (per-entry z, SE from
-    draws, Bonferroni m = (MC configurations) × 10 entries within ALPHA["3c"]); control:
+    exact): the mean empirical NTK matches the variance-s_h limit (per-entry t,
+    Bonferroni m = (MC configurations) × 10 entries within ALPHA["3c"]). Finite-width
+    bias: at one width (256) it was 0.3–1.4 standard errors per entry (calibration review,
+    finding 1), so every entry is compared through the a + b/d fit at widths 128/256
+    (N = 1000 each; measured |b/d| at 256 in the table's note). Control:
     the best scalar multiple of the dense kernel, c* fitted to the Monte Carlo means
     themselves (weighted least squares), is rejected by the same test — no scalar
     describes the finite networks either. p ∈ [0.7, 0.9] and input norms spread over
@@ -44,6 +47,7 @@ rule for the others) with G_h = s_h.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import sympy
 from hypothesis import given
 from hypothesis import strategies as st
@@ -135,38 +139,40 @@ def test_numeric_ratio_varies_and_variance_recursion(act, depth, d0, data):
 
 N_INPUTS = 4
 MC_ENTRIES = N_INPUTS * (N_INPUTS + 1) // 2
+WIDTHS = (128, 256)
 
 
-@hyp("mc")
-@given(act=st.sampled_from(SMOOTH), mask_out=st.booleans(), data=st.data(),
-       seed=st.integers(0, 2 ** 31 - 1))
-def test_monte_carlo_not_scalar(act, mask_out, data, seed):
+@pytest.mark.parametrize("k", S.designs("3c"))
+def test_monte_carlo_not_scalar(k):
+    D = S.Design("3c", k, S.n_mc())
+    act = D.choice("act", list(SMOOTH))
+    mask_out = D.choice("mask_out", [False, True])
     depth, d0 = 2, 16
-    p1 = data.draw(st.integers(int(0.7 * 256), int(0.9 * 256)), label="p1") / 256
-    p2 = data.draw(st.integers(int(0.3 * 256), int(0.9 * 256)), label="p2") / 256 if mask_out else 0.0
+    p1 = D.uniform("p1", 0.7, 0.9)
+    p2 = D.uniform("p2", 0.3, 0.9) if mask_out else 0.0
     pruned = [1, 2] if mask_out else [1]
-    X = data.draw(inputs(d0, n_min=N_INPUTS, n_max=N_INPUTS, sphere=False,
-                         norm_range=(0.4, 3.0), special=False), label="X")
+    X = D.inputs("X", d0, N_INPUTS, sphere=False, norm_range=(0.4, 3.0), special=False)
     X = X[np.argsort(np.linalg.norm(X, axis=1))]
     X[0] *= 0.4 / np.linalg.norm(X[0])
     X[-1] *= 3.0 / np.linalg.norm(X[-1])
     arch = make_arch(depth, act, [0.0, p1, p2], pruned, rescale=False)
-    width, N = 256, S.n_draws(300)
-    cfg = C3c.config(f"{fmt_arch(arch)} d0={d0} width={width} N={N} seed={seed}")
+    N = S.n_draws(1000)
+    cfg = C3c.config(f"{fmt_arch(arch)} d0={d0} widths={WIDTHS} N={N} {D!r}")
     pred = theory.limit_ntk(arch, X)  # input matrix dense: wide = exact
     entries = S.upper_entries(N_INPUTS)
-    Sd = S.draw_ntks(arch, X, width, N, S.mc_seed("3c", seed))
-    alpha, m = S.claim_alpha("3c"), S.RUN.profile.mc * MC_ENTRIES
-    r = S.mean_test(Sd, pred, entries, alpha=alpha, m=m)
-    expect_holds(C3c, r.worst, r.crit, r.reject, f"mean NTK vs variance-s_h limit: "
-                 f"{r.describe()}", cfg)
-    D = theory.limit_ntk(arch.dense(), X)
-    mean = Sd.mean(axis=0)
-    se = Sd.std(axis=0, ddof=1) / np.sqrt(N)
+    alpha, m = S.claim_alpha("3c"), S.n_mc() * MC_ENTRIES
+    # the finite-width bias of smooth activations at depth 2 (every entry) is removed by
+    # the a + b/d fit at two widths (finding 1 of the calibration review: at one width
+    # it was 0.3-1.4 standard errors)
+    es, r = S.mean_check(C3c, arch, X, widths=WIDTHS, n=N, seed=S.mc_seed("3c", k),
+                         predicted=pred, entries=entries, cfg=cfg,
+                         what="mean NTK vs variance-s_h limit", controls=[],
+                         alpha=alpha, m=m)
+    Dn = theory.limit_ntk(arch.dense(), X)
     iu = tuple(np.array(entries).T)
-    w = 1.0 / se[iu] ** 2
-    c = float(np.sum(w * mean[iu] * D[iu]) / np.sum(w * D[iu] ** 2))
-    rc = S.mean_test(Sd, c * D, entries, alpha=alpha, m=m)
+    w = 1.0 / es.se ** 2
+    c = float(np.sum(w * es.est * Dn[iu]) / np.sum(w * Dn[iu] ** 2))
+    rc = es.test(c * Dn, alpha=alpha, m=m)
     expect_rejects(C3c, rc.worst, rc.crit, rc.reject,
-                   f"best scalar c*={c:.4g} × Θ_dense fitted to the MC means: {rc.describe()}",
-                   cfg)
+                   f"best scalar c*={c:.4g} × Θ_dense fitted to the MC estimates: "
+                   f"{rc.describe()}", cfg)
