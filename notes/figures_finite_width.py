@@ -117,7 +117,9 @@ def _mixture() -> str:
         rs = [r for r in f.table if r["d0"] == d0]
         picks = [rs[round(k * (n - 1) / 4)]["gap"] for k in range(5)]
         worst = max(abs(r["gap"]) for r in rs)
-        lines.append(f"| {d0} | " + " | ".join(f"{100 * g:+.2f} %" for g in picks)
+        # a gap that rounds to 0.00 % is printed unsigned: its sign is rounding noise
+        lines.append(f"| {d0} | " + " | ".join(
+            "0.00 %" if abs(100 * g) < 0.005 else f"{100 * g:+.2f} %" for g in picks)
                      + f" | {100 * worst:.2f} % |")
     return "\n".join(lines)
 
