@@ -58,7 +58,7 @@ from .architecture import Architecture
 from .backends import NUMPY
 from .network import (
     Network, SeedLike, WidthLike, _Bernoulli, _check_arch, _check_int, _check_seed, _check_X,
-    _normals_into, _pairs, _resolve_widths, _workspace,
+    _normals_into, _pairs, _resolve_widths, _workspace, matrix_scales,
 )
 
 __all__ = ["NetworkBatch", "draw_networks", "batched_kernels", "bytes_per_draw",
@@ -226,20 +226,6 @@ class NetworkBatch:
                        scales=self.scales, ntk_factors=self.ntk_factors, c_sigma=self.c_sigma)
 
 
-def _scales(arch: Architecture) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Forward multipliers and NTK factors per matrix, as in ``draw_network``."""
-    scales, factors = [], []
-    for h in range(arch.n_matrices):
-        if arch.model == "mask":
-            alpha = float(arch.alpha_of(h))
-            scales.append(float(np.sqrt(alpha)))
-            factors.append(alpha)
-        else:
-            scales.append(float(np.sqrt(float(arch.s_of(h)))))
-            factors.append(1.0)
-    return tuple(scales), tuple(factors)
-
-
 def draw_networks(arch: Architecture, d0: int, width: WidthLike, seed: SeedLike, draws: int
                   ) -> NetworkBatch:
     """The first ``draws`` networks of the batch sequence of ``(seed, arch, d0, width)``
@@ -252,7 +238,7 @@ def draw_networks(arch: Architecture, d0: int, width: WidthLike, seed: SeedLike,
     lay = _layout(arch, d0, widths)
     n_groups = -(-K // lay.group)
     W, M = _draw_groups(ss, lay, 0, n_groups)
-    scales, factors = _scales(arch)
+    scales, factors = matrix_scales(arch)
     return NetworkBatch(arch=arch, d0=d0, widths=widths, weights=tuple(w[:K] for w in W),
                         masks=tuple(m[:K] if m is not None else None for m in M),
                         scales=scales, ntk_factors=factors,
@@ -378,7 +364,7 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
     widths = _resolve_widths(arch, width)
     ss = _check_seed(seed)
     lay = _layout(arch, d0, widths)
-    scales, factors = _scales(arch)
+    scales, factors = matrix_scales(arch)
     act = arch.act
     c_sigma = float(act.c_sigma(NUMPY))
     L = arch.depth

@@ -74,7 +74,8 @@ from .backends import NUMPY
 
 __all__ = [
     "Network", "Trace", "draw_network", "forward_backward", "ntk_contributions",
-    "nngp_from_trace", "network_kernels", "empirical_ntk", "empirical_nngp", "sample_kernels",
+    "nngp_from_trace", "network_kernels", "matrix_scales", "empirical_ntk", "empirical_nngp",
+    "sample_kernels",
 ]
 
 SeedLike = Union[int, np.integer, np.random.SeedSequence]
@@ -372,13 +373,25 @@ def draw_network(arch: Architecture, d0: int, width: WidthLike, seed: SeedLike, 
     workers = _check_workers(workers)
     dims = (d0,) + widths + (1,)
     pruned = set(arch.pruned_matrices())
-    weights, masks, scales, factors = [], [], [], []
+    weights, masks = [], []
     for h in range(arch.n_matrices):
         masked = arch.model == "mask" and h in pruned
         q = float(arch.q_of(h)) if masked else None
         W, M = _draw_matrix(ss, h, dims[h + 1], dims[h], q, workers)
         weights.append(W)
         masks.append(M)
+    scales, factors = matrix_scales(arch)
+    return Network(arch=arch, d0=d0, widths=widths, weights=tuple(weights), masks=tuple(masks),
+                   scales=scales, ntk_factors=factors, c_sigma=float(arch.act.c_sigma(NUMPY)))
+
+
+def matrix_scales(arch: Architecture) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per matrix ``h``: the forward multiplier of the drawn weights and the factor of its
+    NTK term (docs/math.md#pruning). Hard masks: ``sqrt(alpha_h)`` and ``alpha_h`` (the
+    gradient is taken w.r.t. the kept ``W_h``); variance model: ``sqrt(s_h)`` and 1 (w.r.t.
+    ``W'_h = sqrt(s_h) Z_h``)."""
+    scales, factors = [], []
+    for h in range(arch.n_matrices):
         if arch.model == "mask":
             alpha = float(arch.alpha_of(h))
             scales.append(float(np.sqrt(alpha)))
@@ -386,9 +399,7 @@ def draw_network(arch: Architecture, d0: int, width: WidthLike, seed: SeedLike, 
         else:
             scales.append(float(np.sqrt(float(arch.s_of(h)))))
             factors.append(1.0)
-    return Network(arch=arch, d0=d0, widths=widths, weights=tuple(weights), masks=tuple(masks),
-                   scales=tuple(scales), ntk_factors=tuple(factors),
-                   c_sigma=float(arch.act.c_sigma(NUMPY)))
+    return tuple(scales), tuple(factors)
 
 
 # ----------------------------------------------------------------------------- forward / backward
