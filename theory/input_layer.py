@@ -187,8 +187,8 @@ ENUMERATION_BUDGET = 2e9
 #: largest Monte Carlo fallback (entries × masks × d0) attempted per tile before
 #: MixturePlan raises instead (minutes, not hours)
 SAMPLING_BUDGET = 2e10
-#: factor on the geometric next-term estimate |T_1| r²: against the exact mixture the
-#: true error was 1.55–2.36 times |T_1| r² for d0 >= 64 (notes/input_layer_expansion.md),
+#: factor on the geometric next-term estimate ``|T_1| r²``: against the exact mixture the
+#: true error was 1.55–2.36 times ``|T_1| r²`` for d0 >= 64 (notes/input_layer_expansion.md),
 #: so 4 leaves a margin of 1.7 there. A calibrated estimate, not a proof.
 ESTIMATE_SAFETY = 4.0
 

@@ -229,7 +229,7 @@ def variance_test(samples: Sequence[float], predicted_variance: float, *, alpha:
     ``kurtosis``: the kurtosis of one draw if known from theory — then the z is
     calibrated; by default it is estimated from the same draws. Measured tails of that
     default (notes/calibration.md, finding 3; 1e5–2e5 simulated replications):
-    P(|z| > 3.89) = 1.2e-4 (normal data, n = 1500), 2.4e-4 (χ²₄ data, n = 1500) and
+    ``P(|z| > 3.89)`` = 1.2e-4 (normal data, n = 1500), 2.4e-4 (χ²₄ data, n = 1500) and
     1.1e-3 (χ²₄, n = 300) against the nominal 1e-4. The excess comes from the skewness of
     the squared deviations, not from the dependence of the kurtosis estimate on the same
     draws: an independent split (kurtosis from a quarter of the draws, or cross-fitted
