@@ -36,7 +36,7 @@ from .architecture import Architecture
 from .backends import Backend, MpmathBackend, NumpyBackend, SympyBackend
 from .activations import ArcCosine
 from .backends import NUMPY
-from .recursion import FirstLayer
+from .recursion import FirstLayer, pair_angles, unit_rows
 
 EXACT_MAX_D0 = 16
 DEFAULT_N_MASKS = 1 << 15
@@ -268,7 +268,6 @@ class MixturePlan:
 
     # -- per-row data -------------------------------------------------------------------
     def _prepare(self) -> None:
-        from .recursion import unit_rows
         if self.homogeneous:  # expand on unit rows, multiply back (|x||x'|)^n
             self.v1, self.U1, _ = unit_rows(self.X1)
             self.v2, self.U2, _ = (self.v1, self.U1, None) if self.sym else unit_rows(self.X2)
@@ -359,7 +358,6 @@ class MixturePlan:
     # -- one tile -----------------------------------------------------------------------
     def tile(self, i0: int, i1: int, j0: int, j1: int):
         """``(FirstLayer, stats)`` for rows ``i0:i1`` of X1 and ``j0:j1`` of X2."""
-        from .recursion import pair_angles
         shape = (i1 - i0, j1 - j0)
         diag_tile = self.sym and i0 == j0
         dg1 = {k: v[i0:i1] for k, v in self.diag1.items() if k != "route"}
@@ -393,7 +391,6 @@ class MixturePlan:
             if self.homogeneous:
                 th0, ph0 = pair_angles(U1, U2, diagonal=diag_tile, cos=G[(1, 1)])
             else:
-                from .recursion import unit_rows
                 _, W1, _ = unit_rows(U1)
                 _, W2, _ = unit_rows(U2)
                 th0, ph0 = pair_angles(W1, W2, diagonal=diag_tile)
@@ -441,7 +438,14 @@ class MixturePlan:
                 se_s[jj, ii], se_g[jj, ii] = se_s[ii, jj], se_g[ii, jj]
                 err_s[jj, ii] = err_g[jj, ii] = 0.0
                 routes[jj, ii] = routes[ii, jj]
-        first = self._first_layer(sig, grad, va, vb, diag_tile)
+        # parallel inputs (input angle exactly 0, e.g. duplicated rows): the mixture's output
+        # angle is exactly 0 too (Cauchy–Schwarz equality for every mask), but sig and the
+        # diagonal values va, vb come from different routes, so acos of their ratio would
+        # return ~1e-8 and cost ~1e-8 relative accuracy downstream
+        _, W1, _ = unit_rows(self.X1[i0:i1])
+        _, W2, _ = unit_rows(self.X2[j0:j1])
+        parallel = pair_angles(W1, W2, diagonal=diag_tile)[0] == 0
+        first = self._first_layer(sig, grad, va, vb, diag_tile, parallel)
         stats = {"routes": np.bincount(routes.ravel(), minlength=4) * (1 if not self.sym or diag_tile else 2),
                  "err_s": err_s, "err_g": err_g,
                  "abs_s": np.where(np.isfinite(err_s), err_s * scale_s, 0.0),
@@ -465,7 +469,7 @@ class MixturePlan:
             f"mixture_method='expansion' to accept the expansion with its reported estimate, "
             f"fewer n_masks, or input_layer='wide'")
 
-    def _first_layer(self, sig, grad, va, vb, diag_tile):
+    def _first_layer(self, sig, grad, va, vb, diag_tile, parallel=None):
         B = NUMPY
         den = np.sqrt(va) * np.sqrt(vb)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -475,6 +479,9 @@ class MixturePlan:
             idx = np.arange(min(sig.shape))
             th1[idx, idx] = 0.0
             ph1[idx, idx] = np.pi
+        if parallel is not None:
+            th1[parallel] = 0.0
+            ph1[parallel] = np.pi
         return FirstLayer(va, vb, th1, ph1, sig, grad)
 
     def propagate_error(self, arch, first, stats, va0, vb0, theta, phi, r):
