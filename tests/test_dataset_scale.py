@@ -280,3 +280,17 @@ def test_regression_bad_input():
     P = kernel_regression(Kd, np.append(Y, 0.0), Kd, jitter=1e-6)
     assert np.all(np.isfinite(P))
     assert np.all(np.isfinite(kernel_regression(Kd, np.append(Y, 0.0), Kd, time=10.0)))
+
+
+@pytest.mark.parametrize("d0", [2, 8])
+def test_mixture_exact_for_duplicated_inputs(d0):
+    # duplicated rows have input angle 0 and so a layer-1 mixture angle of exactly 0; the
+    # tiled route once took acos of a ratio of sums from two routes (1 - 1e-16) and lost
+    # 8e-9 relative at d0 = 2. Against 30-digit mpmath: float64 rounding only.
+    from theory.finite_width import sphere_pair
+    X = sphere_pair(d0, 1.0, seed=0)          # two identical unit rows (the failing case)
+    X = np.vstack([X, np.random.default_rng(d0).standard_normal(d0)])
+    arch = theory.Architecture(depth=3, p=0.5)
+    K = theory.limit_ntk(arch, X)
+    M = np.array(theory.limit_ntk(arch, X, backend="mpmath", dps=30), dtype=float)
+    assert np.max(np.abs(K - M)) <= 1e-13 * np.max(np.abs(M))
