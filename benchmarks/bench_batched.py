@@ -74,7 +74,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(_HERE, ".."))
 sys.path.insert(0, _HERE)
 
-from bench_empirical_ntk import gemm_rate  # noqa: E402
+from bench_empirical_ntk import best_of, gemm_rate  # noqa: E402
 from theory import Architecture, empirical_ntk  # noqa: E402
 from theory import batched as B  # noqa: E402
 from theory.backends import NUMPY  # noqa: E402
@@ -132,15 +132,6 @@ def import_neural_tangents():
 
 
 # ----------------------------------------------------------------------------- helpers
-def best_of(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def rel_diff(a, b) -> float:
     a, b = np.asarray(a), np.asarray(b)
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))

@@ -442,8 +442,10 @@ class MixturePlan:
         # angle is exactly 0 too (Cauchy–Schwarz equality for every mask), but sig and the
         # diagonal values va, vb come from different routes, so acos of their ratio would
         # return ~1e-8 and cost ~1e-8 relative accuracy downstream
-        _, W1, _ = unit_rows(self.X1[i0:i1])
-        _, W2, _ = unit_rows(self.X2[j0:j1])
+        if self.homogeneous:  # the plan already holds the unit rows
+            W1, W2 = self.U1[i0:i1], self.U2[j0:j1]
+        else:
+            W1, W2 = unit_rows(self.X1[i0:i1])[1], unit_rows(self.X2[j0:j1])[1]
         parallel = pair_angles(W1, W2, diagonal=diag_tile)[0] == 0
         first = self._first_layer(sig, grad, va, vb, diag_tile, parallel)
         stats = {"routes": np.bincount(routes.ravel(), minlength=4) * (1 if not self.sym or diag_tile else 2),
