@@ -347,3 +347,83 @@ def draws_for_variance_effect(kurtosis: float, effect: float, *, alpha: float, m
         else:
             hi = mid
     return int(hi)
+
+
+# ============================================================================ rate fits
+# (added for claim 7, checks/test_07_rate.py: the finite-width rate with standard errors
+# from the draws instead of the residual scatter of a few widths)
+def log_pooled_sd(samples: np.ndarray) -> tuple[float, float]:
+    """``(y, se)``: ``y = ½ log P`` with ``P`` the mean over the columns (kernel entries)
+    of their sample variances, i.e. the log of the root-mean-square standard deviation of
+    the entries, and its standard error from the same draws.
+
+    ``samples``: ``(n, k)`` draws of ``k`` (possibly correlated) entries. ``P`` is, up to
+    the ``n/(n − 1)`` factor, the mean over draws of ``Z = (1/k) Σ_e (x_e − x̄_e)²``, so
+    its standard error is ``sd(Z)/√n`` (the delta method through the estimated means is
+    of lower order): this carries the kurtosis of the draws and the correlation between
+    the entries, which a normal-theory ``1/√(2n)`` would not. Then
+    ``se(y) = se(P)/(2P)``."""
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 10:
+        raise ValueError(f"samples must be (n >= 10, k), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("samples: contain NaN or inf")
+    n = x.shape[0]
+    dev = x - x.mean(axis=0)
+    Z = np.mean(dev * dev, axis=1) * (n / (n - 1.0))
+    P = float(Z.mean())
+    if not P > 0:
+        raise ValueError("samples: every entry is constant (zero variance)")
+    return 0.5 * math.log(P), float(Z.std(ddof=1) / math.sqrt(n)) / (2.0 * P)
+
+
+@dataclass
+class RateFit:
+    """Weighted least-squares fit of ``y(d) = a + γ log d (+ b/d)``."""
+    exponent: float          # γ
+    stderr: float            # its standard error (from the per-width standard errors)
+    coef: tuple              # (a, γ[, b])
+    cov: np.ndarray          # covariance of coef
+    chi2: float              # residual Σ ((y − fit)/se)²
+    dof: int                 # widths − parameters
+    chi2_p: float            # goodness of fit (nan when dof = 0)
+    df: float                # degrees of freedom of the t statistic on γ
+
+    def t(self, exponent: float) -> float:
+        """``(γ̂ − exponent)/se``."""
+        return (self.exponent - float(exponent)) / self.stderr
+
+
+def rate_fit(widths: Sequence[float], y: Sequence[float], se: Sequence[float], *,
+             correction: bool = True, df: float = math.inf) -> RateFit:
+    """Fit the finite-width law ``log sd(Θ_d) = a + γ log d + b/d`` (``correction``) or
+    ``a + γ log d`` to per-width log standard deviations ``y`` with *known* standard
+    errors ``se`` (:func:`log_pooled_sd`), by weighted least squares.
+
+    The ``b/d`` term models the O(1/d) relative correction of the variance
+    (``Var Θ_d = V₁/d + V₂/d² + …``, docs/math.md#finite-width); its uncertainty is carried
+    into ``se(γ)`` by the fit's covariance ``(Dᵀ W D)⁻¹``. The standard error of ``γ``
+    comes from the draws, not from the residual scatter, so the test on ``γ`` has the
+    draws' degrees of freedom ``df`` (pass the smallest ``n − 1``) rather than
+    ``widths − parameters``; the residual ``χ²`` is returned as a goodness-of-fit check of
+    the model (e.g. a visible O(1/d²) term)."""
+    d = np.asarray(widths, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    s = np.asarray(se, dtype=np.float64)
+    if not (d.shape == y.shape == s.shape and d.ndim == 1):
+        raise ValueError("widths, y and se must be 1-D of equal length")
+    cols = [np.ones_like(d), np.log(d)] + ([1.0 / d] if correction else [])
+    if d.size < len(cols) or len(np.unique(d)) < len(cols):
+        raise ValueError(f"need at least {len(cols)} distinct widths, got {d.size}")
+    if not np.all((s > 0) & np.isfinite(s)):
+        raise ValueError("se must be positive and finite")
+    D = np.vstack(cols).T
+    W = 1.0 / (s * s)
+    cov = np.linalg.inv(D.T @ (D * W[:, None]))
+    coef = cov @ (D.T @ (W * y))
+    r = (y - D @ coef) / s
+    chi2 = float(r @ r)
+    dof = int(d.size - len(cols))
+    p = float(_st.chi2.sf(chi2, dof)) if dof > 0 else math.nan
+    return RateFit(float(coef[1]), float(math.sqrt(cov[1, 1])), tuple(float(c) for c in coef),
+                   cov, chi2, dof, p, float(df))
