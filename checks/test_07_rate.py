@@ -55,8 +55,8 @@ C7 = claim("7", "finite-width rate d^(-1/2) (exponent fit)", "t = |γ̂ + 1/2|/s
 # (widths, draws per width) per depth: draws chosen for the smallest se(γ) per second of
 # drawing (cost per draw ≈ 1 µs + 12 ns × entries; se of y measured per width)
 PLAN = {1: ((4, 16, 64, 256), (60000, 30000, 15000, 8000)),
-        2: ((8, 16, 32, 64, 128), (120000, 58000, 25000, 10000, 4600)),
-        3: ((8, 16, 32, 64, 128), (80000, 46000, 18000, 6000, 2200))}
+        2: ((8, 16, 32, 64, 128), (170000, 84000, 36000, 14500, 6700)),
+        3: ((8, 16, 32, 64, 128), (116000, 67000, 26000, 8700, 3200))}
 ENTRIES = ((0, 0), (0, 1), (1, 1))
 
 
