@@ -235,7 +235,8 @@ def variance_test(samples: Sequence[float], predicted_variance: float, *, alpha:
     draws: an independent split (kurtosis from a quarter of the draws, or cross-fitted
     halves) makes the tails *heavier* (6.3e-3 and 1.8e-3 at n = 300), because the noisy
     kurtosis estimate widens them. Callers that need the stated level with an estimated
-    kurtosis divide ``alpha`` by the measured inflation (claim 8: 4, measured at its sample sizes by benchmarks/variance_z_tail.py)."""
+    kurtosis divide ``alpha`` by the measured inflation (claim 8: 4, measured at its
+    sample sizes by benchmarks/variance_z_tail.py)."""
     x = np.asarray(samples, dtype=np.float64).ravel()
     n = x.size
     if n < 10:
