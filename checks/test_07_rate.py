@@ -23,13 +23,15 @@ errors):
 * depth 1: ``Θ_d`` is an average of d iid neuron terms, so ``Var Θ_d = V/d`` *exactly*
   (docs/math.md#finite-width) and ``y = a + γ log d``, widths 4 … 256;
 * depth 2–3: ``Var Θ_d = V₁/d + V₂/d² + …``, so ``y = a + γ log d + b/d`` with the O(1/d)
-  correction fitted and its uncertainty carried into ``se(γ)``, widths 8 … 128 (draws
+  correction fitted and its uncertainty carried into ``se(γ)``, widths 16 … 256 (draws
   allocated for the smallest ``se(γ)`` per second: many at the small, cheap widths). The
-  neglected O(1/d²) term was measured (N = 40 000 per width, widths 4…128, p = 0.6, all
-  matrices masked): fitting from width 8, γ̂ = −0.534 ± 0.008 (depth 2 ReLU), −0.510 ±
-  0.007 (2, erf), −0.484 ± 0.013 (3, ReLU), −0.477 ± 0.009 (3, erf) — a bias up to about
-  0.02–0.03, below the critical value at the default sample sizes (see the verdict
-  notes; the residual χ² of the fit is reported per configuration).
+  neglected O(1/d²) term ``c/d²`` decides the smallest width: measured (N = 40 000 per
+  width, widths 4…128, p = 0.6, all matrices masked), a fit from width 8 gave γ̂ =
+  −0.534 ± 0.008 (depth 2 ReLU), i.e. ``c ≈ −8`` (``c = (v₃ − v₂²/2)/2`` with
+  ``v_k = V_k/V₁``, ``b = v₂/2 ≈ 2``), a bias of 3–4 standard errors; from width 16 the
+  bias per unit ``c`` is 10⁻³ (about −0.008 at ``c = −8``, under one standard error: a fit
+  with a free ``c/d²`` term instead would cost 2.6× in ``se(γ)``). The residual χ² of
+  the fit is reported per configuration.
 
 Test: ``t = (γ̂ + 1/2)/se(γ̂)`` against the Student-t critical value at level
 ``ALPHA["7"]/configs`` with the draws' degrees of freedom (smallest N − 1; effectively
@@ -55,8 +57,8 @@ C7 = claim("7", "finite-width rate d^(-1/2) (exponent fit)", "t = |γ̂ + 1/2|/s
 # (widths, draws per width) per depth: draws chosen for the smallest se(γ) per second of
 # drawing (cost per draw ≈ 1 µs + 12 ns × entries; se of y measured per width)
 PLAN = {1: ((4, 16, 64, 256), (60000, 30000, 15000, 8000)),
-        2: ((8, 16, 32, 64, 128), (170000, 84000, 36000, 14500, 6700)),
-        3: ((8, 16, 32, 64, 128), (116000, 67000, 26000, 8700, 3200))}
+        2: ((16, 32, 64, 128, 256), (66000, 28500, 12000, 5300, 2400)),
+        3: ((16, 32, 64, 128, 256), (56000, 21700, 7100, 2700, 1100))}
 ENTRIES = ((0, 0), (0, 1), (1, 1))
 
 
