@@ -12,18 +12,22 @@ network both samplers implement).
 This is the check that sees what the mean checks cannot: correlated masks, wrong keep
 probabilities, truncated or mis-scaled normals and variance errors at any depth.
 
-Per configuration (depth 2–3, width 8–16, both pruning models, rescaled or not, ReLU/erf/
-tanh, keep probabilities non-dyadic with the fractional part of 256 q in [0.3, 0.7] so
-that a quantised keep probability is visible), ``N`` draws from each sampler; the features
-are the per-matrix terms ``Θ_h(x, x')`` of the 6 entries of 3 inputs, and the total ``Θ_d``:
+Per configuration (depth 2–3, width 32 (:data:`WIDTH`), both pruning models, rescaled or
+not, ReLU/erf/tanh, keep probabilities non-dyadic with the fractional part of 256 q in
+[0.3, 0.7] so that a quantised keep probability is visible), ``N`` = 10000 draws of the
+plain reference sampler and ``3 N`` of the engine (the engine is ~3× cheaper per draw;
+:data:`N_REFERENCE`, :data:`ENGINE_FACTOR`); the features are the per-matrix terms
+``Θ_h(x, x')`` of the 6 entries of 3 inputs, and the total ``Θ_d``:
 
 10a means — Welch t of every per-matrix feature ((L+1)·6);
 10b second moments — Welch t of the centred products of every pair of total-kernel entries
-    (21: the 6 variances and 15 covariances; with equal N the difference of two iid means
-    is symmetric under the null, so the t tails are accurate);
+    (21: the 6 variances and 15 covariances), on ``N`` draws of each sampler: with equal
+    sizes the difference of two iid means is symmetric under the null, so the skewness of
+    the products does not enter the t tails at first order;
 10c distribution-free — two-sample Kolmogorov–Smirnov on each total-kernel entry and on
     4 random projections of the standardised per-matrix features (a Cramér–Wold check of
-    the joint law; the KS null is exact whatever the distribution);
+    the joint law; the KS null is exact whatever the distribution, conservative with
+    ties);
 10d masks — the kept fraction of the engine's masks (``theory.network.draw_network`` at
     width 1024, 8 networks) and of 2^24 draws of its mask sampler against the exact keep
     probability q (exact binomial tests; 2 per masked matrix).
@@ -36,8 +40,8 @@ depth 3), Bonferroni. Statistic: the smallest p-value as ``-log10 p`` (against
 Controls, on the same engine draws (each must reject):
 
 * gross: the reference sampler with every mask row shared within a matrix (fault a of the
-  review; variance ×1.4–1.7) and with the backward pass normalised by ``d + 1`` (fault d;
-  a bias of several per cent at width 8–16);
+  review; variance ×1.4–1.7; ``N/4`` draws) and with the backward pass normalised by
+  ``d + 1`` (fault d; a bias of 3–9 % at width 32, ``N`` draws);
 * the keep-rate test against the quantised probability ``⌊256 q⌋/256`` (fault b) must
   reject;
 * near: each mean feature's prediction (the reference mean) shifted by the effect the

@@ -195,6 +195,32 @@ def _provenance(prov: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _null10(path: Path = RAW_DIR / "claim10_null.json") -> str:
+    """Claim 10's tests on two samples of the same (engine) sampler:
+    benchmarks/claim10_null.py."""
+    d = json.loads(path.read_text())
+    rows = [f"Produced by `{d['provenance']['command']}` "
+            f"({d['provenance']['wall_seconds']} s).", "",
+            "| design | kind of test | p-values (configurations) | rate p<0.05 [CP 95 %] ≤ "
+            "cluster bound | rate p<0.01 [CP 95 %] | rate p<0.001 [CP 95 %] | skewness of the "
+            "worst mean feature (median, max) |", "|---|---|---|---|---|---|---|"]
+    for name in sorted(k for k in d if k != "provenance"):
+        r = d[name]
+        for kind, c in sorted(r["counts"].items()):
+            n = c["n"]
+            cells = []
+            for j, lev in enumerate(("0.05", "0.01", "0.001")):
+                lo, hi = clopper_pearson(c[lev], n)
+                cell = f"{c[lev] / n:.4f} [{lo:.4f}, {hi:.4f}]"
+                if j == 0:
+                    cl = np.asarray(c["clusters"])
+                    cell += f" ≤ {cluster_upper(cl[:, 1].tolist(), cl[:, 0].tolist()):.4f}"
+                cells.append(cell)
+            rows.append(f"| {name} | {kind} | {n} ({r['configs']}) | {' | '.join(cells)} | "
+                        f"{r['max_skewness_median']:.1f}, {r['max_skewness_max']:.1f} |")
+    return "\n".join(rows)
+
+
 def generate() -> dict[str, str]:
     res = aggregate(load_records())
     fw = res["family_wise_estimate"]
@@ -204,6 +230,7 @@ def generate() -> dict[str, str]:
         "provenance": _provenance(load_provenance()),
         "claims": _claims(res),
         "kinds": _kinds(res),
+        "claim10_null": _null10(),
         "family": (f"Nominal Bonferroni sum (alpha table + near budget): {nominal:.2g}. "
                    f"Estimated family-wise false-alarm rate of a default run: **{fw[0]:.2g}** "
                    f"(point), **{fw[1]:.2g}** (upper bound, inflations at their 95 % upper "
