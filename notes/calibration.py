@@ -83,8 +83,10 @@ def _rates(groups: dict) -> dict:
     return out
 
 
-def aggregate(records: list[dict]) -> dict:
-    """The tables of the note (module docstring) from the raw records."""
+def aggregate(records: list[dict], include_unmeasured: bool = True) -> dict:
+    """The tables of the note (module docstring) from the raw records. Claims of the alpha
+    table without records enter the family-wise estimate at their nominal level (bound:
+    times the "mean t" inflation bound) and are listed as not measured."""
     kinds: dict = {}
     claims: dict = {}
     for rec in records:
@@ -124,9 +126,27 @@ def aggregate(records: list[dict]) -> dict:
         fw += share
         fw_hi += share_hi
         out[key] = row
+    # claims of the alpha table that recorded no p-value: their nominal level, multiplied
+    # (for the bound) by the largest inflation bound of the "mean t" kind (else of any kind)
+    unmeasured = {}
+    if include_unmeasured:
+        ref = kind_rows.get("mean t") or (max(kind_rows.values(),
+                                              key=lambda r: r["inflation_bound"])
+                                          if kind_rows else None)
+        r_hi = max(1.0, ref["inflation_bound"]) if ref else float("nan")
+        for key, a in _alpha_table().items():
+            if key not in out:
+                unmeasured[key] = [a, a * r_hi]
+                fw += a
+                fw_hi += a * r_hi
     near = _near_budget()
-    return {"claims": out, "kinds": kind_rows, "near_budget": near,
+    return {"claims": out, "kinds": kind_rows, "near_budget": near, "unmeasured": unmeasured,
             "family_wise_estimate": [fw + near, fw_hi + near]}
+
+
+def _alpha_table() -> dict:
+    from checks.conftest import ALPHA
+    return dict(ALPHA)
 
 
 def _near_budget() -> float:
@@ -170,6 +190,9 @@ def _claims(res: dict) -> str:
                     f"{cl[0]:.3f} [{cl[1]:.3f}, {cl[2]:.3f}] | {r['alpha_each']:.2g} | "
                     f"{r['nominal']:.2g}, {r['family_share'][0]:.2g}, "
                     f"{r['family_share'][1]:.2g} |")
+    for k, (a, a_hi) in res.get("unmeasured", {}).items():
+        rows.append(f"| {k} | not measured (records no p-values) | – | – | – | – | – | – | – "
+                    f"| – | {a:.2g}, {a:.2g}, {a_hi:.2g} |")
     return "\n".join(rows)
 
 

@@ -44,7 +44,7 @@ def test_aggregate_uniform_pvalues_is_calibrated():
     rng = np.random.default_rng(2)
     recs = [{"claim": "1c", "kind": "mean t", "seed": s, "alpha_each": 1e-6, "config": str(c),
              "p": rng.random(10).tolist()} for s in range(200) for c in range(2)]
-    res = NC.aggregate(recs)
+    res = NC.aggregate(recs, include_unmeasured=False)
     kind = res["kinds"]["mean t"]
     assert kind["rate_0.05"][1] <= 0.05 <= kind["rate_0.05"][2]
     assert 0.05 <= kind["inflation_bound"] * 0.05 <= 0.08
@@ -61,6 +61,15 @@ def test_aggregate_sees_inflated_pvalues():
              "p": (rng.random(10) ** 1.5).tolist()} for s in range(300)]  # P(p<.05) = 0.136
     kind = NC.aggregate(recs)["kinds"]["variance z"]
     assert kind["rate_0.05"][1] > 0.1 and kind["inflation"] > 2
+
+
+def test_unmeasured_claims_enter_at_their_nominal_level():
+    recs = [{"claim": "10", "kind": "KS", "seed": s, "alpha_each": 1e-7, "p": [0.5, 0.7]}
+            for s in range(50)]
+    res = NC.aggregate(recs)
+    from checks.conftest import ALPHA
+    assert set(res["unmeasured"]) == set(ALPHA) - {"10"}
+    assert res["family_wise_estimate"][0] >= sum(a for k, a in ALPHA.items() if k != "10")
 
 
 def test_claim_files():
