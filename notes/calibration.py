@@ -46,7 +46,9 @@ def load_records(raw_dir: Path = RAW_DIR) -> list[dict]:
 
 
 def load_provenance(raw_dir: Path = RAW_DIR) -> list[dict]:
-    return [json.loads(f.read_text()) for f in sorted(raw_dir.glob("*.json"))]
+    """The provenance of each stored run set (``<tag>.json`` next to ``<tag>.jsonl.gz``)."""
+    return [json.loads(f.read_text()) for f in sorted(raw_dir.glob("*.json"))
+            if (raw_dir / f"{f.stem}.jsonl.gz").exists()]
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -209,7 +211,11 @@ def _kinds(res: dict) -> str:
 
 def _provenance(prov: list[dict]) -> str:
     lines = []
+    flat = []
     for p in prov:
+        flat.extend(p.get("earlier", []))
+        flat.append(p)
+    for p in flat:
         lines.append(f"- `{p['tag']}`: `{p['command']}` at commit {p['commit']} on "
                      f"{p['date']} — {p['runs']} runs (seeds {p['seeds'][0]}–{p['seeds'][1]}), "
                      f"files {', '.join(p['files'])}; {p['wall_seconds']:.0f} s wall with "
