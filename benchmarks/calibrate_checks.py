@@ -147,6 +147,9 @@ def main(argv=None) -> int:
     raw = RAW_DIR / f"{tag}.jsonl.gz"
     prov_path = RAW_DIR / f"{tag}.json"
     t0 = time.time()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    load = round(os.getloadavg()[0], 1)   # wall times mean little on a shared machine
     with tempfile.TemporaryDirectory() as tmp:
         chunks = [seeds[j::ns.jobs] for j in range(ns.jobs) if seeds[j::ns.jobs]]
         times = []
@@ -168,8 +171,6 @@ def main(argv=None) -> int:
         old_prov = json.loads(prov_path.read_text()) if prov_path.exists() else None
     with gzip.open(raw, "wt") as fh:
         fh.writelines(old_lines + lines)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
     command = ("python benchmarks/calibrate_checks.py --runs "
                f"{ns.runs} --jobs {ns.jobs} --first-seed {first}"
                + (f" --claims {ns.claims}" if ns.claims else "") + (" --append" if ns.append else ""))
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
             "seeds": [seeds[0], seeds[-1]], "runs": len(seeds), "files": files,
             "profile": "calibrate", "wall_seconds": round(time.time() - t0, 1),
             "run_seconds_mean": round(sum(times) / max(1, len(times)), 1), "jobs": ns.jobs,
-            "cpus": os.cpu_count(), "machine": platform.machine()}
+            "cpus": os.cpu_count(), "machine": platform.machine(), "load_at_start": load}
     if old_prov:
         prov = {**prov, "earlier": [old_prov]}
     prov_path.write_text(json.dumps(prov, indent=1, sort_keys=True) + "\n")

@@ -220,7 +220,8 @@ def _provenance(prov: list[dict]) -> str:
                      f"{p['date']} — {p['runs']} runs (seeds {p['seeds'][0]}–{p['seeds'][1]}), "
                      f"files {', '.join(p['files'])}; {p['wall_seconds']:.0f} s wall with "
                      f"{p['jobs']} jobs on {p['cpus']} CPUs (mean {p['run_seconds_mean']:.1f} s "
-                     f"per run).")
+                     f"per run" + (f"; load average {p['load_at_start']} at the start"
+                                   if "load_at_start" in p else "") + ").")
     return "\n".join(lines)
 
 
