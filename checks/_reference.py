@@ -137,13 +137,97 @@ def reference_c_sigma(name: str) -> float:
     return 1.0 / float(np.sum(w * f(z) ** 2))
 
 
+class _Plan:
+    """Everything :func:`reference_ntk` needs that does not depend on the draw (read from
+    ``arch`` once: activation, ``c_σ``, layer sizes and each matrix's model, ``q_h``,
+    ``α_h``, ``s_h``), so that a draw is only the plain per-matrix sampling and the
+    forward/backward pass."""
+
+    def __init__(self, arch, X: np.ndarray, width: int, fault: str | None):
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault must be one of {FAULTS} or None, got {fault!r}")
+        name = arch.act.name
+        if name not in ("relu", "erf", "tanh"):
+            raise ValueError("reference sampler: activation must be relu, erf or tanh, got "
+                             f"{name}")
+        if name == "relu":
+            self.sig = lambda z: np.maximum(z, 0.0)          # noqa: E731
+            self.dsig = lambda z: (z > 0).astype(float)      # noqa: E731
+        else:
+            self.sig, self.dsig = activation_pair(name)
+        c = reference_c_sigma(name)
+        self.X = np.asarray(X, dtype=float)
+        self.n, d0 = self.X.shape
+        self.L = L = arch.depth
+        self.dims = dims = [d0] + [int(width)] * L + [1]
+        masked = set(arch.pruned_matrices())
+        self.fault = fault
+        # per matrix: (rows, cols, kind, keep probability, weight factor)
+        self.mats = []
+        for h in range(L + 1):
+            if arch.model == "mask" and h in masked:
+                q = float(arch.q_of(h))
+                if fault == "quantised_keep":
+                    q = math.floor(256 * q) / 256
+                self.mats.append((dims[h + 1], dims[h], "mask", q,
+                                  math.sqrt(float(arch.alpha_of(h)))))
+            elif arch.model == "variance" and h in masked:
+                self.mats.append((dims[h + 1], dims[h], "variance", 1.0,
+                                  math.sqrt(float(arch.s_of(h)))))
+            else:
+                self.mats.append((dims[h + 1], dims[h], "dense", 1.0, 1.0))
+        self.fwd = [math.sqrt(c / dims[h + 1]) for h in range(L)]
+        self.bwd = [math.sqrt(c / ((dims[h] + 1) if fault == "backward_d_plus_1" else dims[h]))
+                    for h in range(L + 1)]
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        L, n = self.L, self.n
+        g = [self.X.T]
+        f = []
+        Weff, gs = [], []
+        for h, (rows, cols, kind, q, a) in enumerate(self.mats):
+            Z = rng.standard_normal((rows, cols))
+            if kind == "mask":
+                if self.fault == "shared_mask_row":
+                    M = np.repeat(rng.binomial(1, q, size=(1, cols)), rows, axis=0)
+                else:
+                    M = rng.binomial(1, q, size=(rows, cols))
+                G = a * M           # ∂W_eff/∂W: sqrt(α_h) on kept weights, 0 on pruned ones
+                W = G * Z
+            else:
+                G = None            # the gradient factor is 1 (dense or variance model)
+                W = a * Z
+            Weff.append(W)
+            gs.append(G)
+            if h < L:
+                pre = W @ g[h]
+                f.append(pre)
+                g.append(self.fwd[h] * self.sig(pre))
+        b = [None] * (L + 1)
+        b[L] = np.ones((1, n))
+        for h in range(L, 0, -1):
+            b[h - 1] = (Weff[h].T @ b[h]) * self.bwd[h] * self.dsig(f[h - 1])
+        out = np.empty((L + 1, n, n))
+        for h in range(L + 1):
+            # Θ_h(x, x') = Σ_ij ∂f(x)/∂W_ij ∂f(x')/∂W_ij with the per-weight gradient
+            # ∂f(x)/∂W_ij = G_ij b_i(x) g_j(x): Σ_i b_i(x) b_i(x') Σ_j G_ij² g_j(x) g_j(x')
+            if gs[h] is None:                      # G = 1: (b·b') (g·g')
+                out[h] = (b[h].T @ b[h]) * (g[h].T @ g[h])
+            else:
+                gg = (g[h][:, :, None] * g[h][:, None, :]).reshape(g[h].shape[0], n * n)
+                Kb = (b[h][:, :, None] * b[h][:, None, :]).reshape(b[h].shape[0], n * n)
+                out[h] = np.sum(Kb * ((gs[h] * gs[h]) @ gg), axis=0).reshape(n, n)
+        return out
+
+
 def reference_ntk(arch, X: np.ndarray, width: int, rng: np.random.Generator,
                   fault: str | None = None) -> np.ndarray:
     """One draw of the per-matrix empirical NTK terms ``(L+1, n, n)`` of the finite pruned
     network of docs/math.md#network and docs/math.md#pruning, written plainly and
     independently of ``theory.network``: one matrix at a time, ``rng.standard_normal``
     weights and ``rng.binomial`` masks, a plain forward and backward pass, and the NTK
-    from the explicit per-weight gradient ``J`` (``Θ_h = J_h J_hᵀ``).
+    as the sum over the weights of the products of the explicit per-weight gradients
+    (``Θ_h(x, x') = Σ_ij G_ij² b_i(x) b_i(x') g_j(x) g_j(x')``).
 
     Hard masks: ``f^(h+1) = sqrt(α_h) (M_h ⊙ W_h) g^(h)``, the trainable parameters are the
     kept ``W_h`` entries, ``∂f/∂W_ij = sqrt(α_h) M_ij b_i g_j``. Variance model: ``W'_h =
@@ -155,66 +239,15 @@ def reference_ntk(arch, X: np.ndarray, width: int, rng: np.random.Generator,
     — every row of a masked matrix is the same mask row; ``"quantised_keep"`` — keep
     probability ``⌊256 q⌋/256``; ``"backward_d_plus_1"`` — the backward pass normalised by
     ``d + 1`` instead of ``d``."""
-    if fault is not None and fault not in FAULTS:
-        raise ValueError(f"fault must be one of {FAULTS} or None, got {fault!r}")
-    name = arch.act.name
-    if name not in ("relu", "erf", "tanh"):
-        raise ValueError(f"reference sampler: activation must be relu, erf or tanh, got {name}")
-    if name == "relu":
-        sig = lambda z: np.maximum(z, 0.0)          # noqa: E731
-        dsig = lambda z: (z > 0).astype(float)      # noqa: E731
-    else:
-        sig, dsig = activation_pair(name)
-    c = reference_c_sigma(name)
-    X = np.asarray(X, dtype=float)
-    n, d0 = X.shape
-    L = arch.depth
-    dims = [d0] + [int(width)] * L + [1]
-    masked = set(arch.pruned_matrices())
-    g = [X.T]
-    f = []
-    Weff, Mk, grad_scale = [], [], []
-    for h in range(L + 1):
-        rows, cols = dims[h + 1], dims[h]
-        Z = rng.standard_normal((rows, cols))
-        if arch.model == "mask" and h in masked:
-            q = float(arch.q_of(h))
-            if fault == "quantised_keep":
-                q = math.floor(256 * q) / 256
-            if fault == "shared_mask_row":
-                M = np.repeat(rng.binomial(1, q, size=(1, cols)), rows, axis=0).astype(float)
-            else:
-                M = rng.binomial(1, q, size=(rows, cols)).astype(float)
-            a = float(arch.alpha_of(h))
-            W = math.sqrt(a) * M * Z
-            gs = math.sqrt(a) * M
-        elif arch.model == "variance" and h in masked:
-            W = math.sqrt(float(arch.s_of(h))) * Z
-            gs = np.ones((rows, cols))
-        else:
-            W = Z
-            gs = np.ones((rows, cols))
-        Weff.append(W)
-        grad_scale.append(gs)
-        pre = W @ g[h]
-        if h < L:
-            f.append(pre)
-            g.append(math.sqrt(c / dims[h + 1]) * sig(pre))
-    b = [None] * (L + 1)
-    b[L] = np.ones((1, n))
-    for h in range(L, 0, -1):
-        norm = dims[h] + 1 if fault == "backward_d_plus_1" else dims[h]
-        b[h - 1] = (Weff[h].T @ b[h]) * math.sqrt(c / norm) * dsig(f[h - 1])
-    out = np.empty((L + 1, n, n))
-    for h in range(L + 1):
-        J = grad_scale[h][None, :, :] * b[h].T[:, :, None] * g[h].T[:, None, :]
-        J = J.reshape(n, -1)
-        out[h] = J @ J.T
-    return out
+    return _Plan(arch, X, width, fault).draw(rng)
 
 
 def reference_draws(arch, X: np.ndarray, width: int, n_draws: int, seed,
                     fault: str | None = None) -> np.ndarray:
     """``n_draws`` independent draws of :func:`reference_ntk`: ``(n_draws, L+1, n, n)``."""
     rng = np.random.default_rng(seed)
-    return np.stack([reference_ntk(arch, X, width, rng, fault) for _ in range(n_draws)])
+    plan = _Plan(arch, X, width, fault)
+    out = np.empty((int(n_draws), arch.depth + 1, plan.n, plan.n))
+    for k in range(int(n_draws)):   # one network at a time, on purpose (module docstring)
+        out[k] = plan.draw(rng)
+    return out

@@ -149,10 +149,13 @@ def expect_rejects(c: Claim, stat: float, crit: float, reject: bool, what: str, 
                     f"statistic {stat:.4g} vs critical {crit:.4g}. {_ctx(cfg)}")
 
 
-def record_pvalues(key: str, pvalues: Iterable[float], alpha_each: float, kind: str) -> None:
+def record_pvalues(key: str, pvalues: Iterable[float], alpha_each: float, kind: str,
+                   config: Any = None) -> None:
     """Calibration mode (``benchmarks/calibrate_checks.py``): append the p-values of the
     claim's own comparisons (under the claimed truth) to the JSON-lines file named by the
-    environment variable ``CHECKS_PVALUES``; nothing otherwise."""
+    environment variable ``CHECKS_PVALUES``; nothing otherwise. ``config`` (optional)
+    names the configuration the p-values share draws with (the calibration counts
+    per-configuration minima to bound the effect of that dependence)."""
     import json
     import os
     path = os.environ.get("CHECKS_PVALUES")
@@ -160,8 +163,11 @@ def record_pvalues(key: str, pvalues: Iterable[float], alpha_each: float, kind: 
         return
     ps = [float(p) for p in np.ravel(np.asarray(list(pvalues), dtype=float))]
     with open(path, "a") as fh:
-        fh.write(json.dumps({"claim": key, "kind": kind, "seed": RUN.seed, "alpha_each":
-                             float(alpha_each), "p": ps}) + "\n")
+        rec = {"claim": key, "kind": kind, "seed": RUN.seed, "alpha_each": float(alpha_each),
+               "p": ps}
+        if config is not None:
+            rec["config"] = str(config)
+        fh.write(json.dumps(rec) + "\n")
 
 
 def claim_alpha(key: str) -> float:

@@ -13,8 +13,15 @@ Options
 
 False-alarm budget (both profiles)
 ----------------------------------
-Every Monte Carlo comparison is a hypothesis test. A run in which the theory and the code
-are right fails with probability at most ``FAMILY_ALPHA = 1e-3``, split as below: each
+Every Monte Carlo comparison is a hypothesis test. The stated family-wise rate is
+``FAMILY_ALPHA = 1e-3``: a run in which the theory and the code are right fails with
+probability at most 1e-3 *as measured* (notes/calibration.md). The nominal allocation
+below sums to only ``NOMINAL_ALPHA`` ≈ 5.4e-4: a test's real tail can exceed its nominal
+level (Student t on skewed draws, the variance z, …), so the nominal Bonferroni sum is
+the stated rate divided by the largest average tail inflation the calibration is allowed
+to find (≈ 1.85); ``benchmarks/calibrate_checks.py`` measures each kind of test's
+inflation and the note checks that the nominal levels multiplied by their measured
+inflations (upper 95 % bounds) stay below 1e-3. Each
 claim with a Monte Carlo part gets the share in ``ALPHA``, and *within* a claim that share
 is split by Bonferroni over all its comparisons (configurations × compared kernel entries
 / widths / models / tests), the count ``m`` being fixed in advance from the profile and
@@ -25,19 +32,20 @@ high-precision checks are deterministic (exact equality, or tolerances far above
 arithmetic's error) and spend no alpha.
 
     claim                                          alpha    m (ci profile; thorough)
-    01 scaling, Monte Carlo                        8e-5     2 × 6        (12 × 6)
-    02 rescaling, Monte Carlo                      8e-5     2 × 6        (12 × 6)
-    03 non-homogeneous, Monte Carlo                8e-5     2 × 10       (12 × 10)
-    04 pruning model, Monte Carlo                  8e-5     2 × 2 × 6    (12 × 2 × 6)
-    05 input layer, Monte Carlo                    8e-5     2 × 6        (12 × 6)
-    06 diagonal mean, Monte Carlo                  8e-5     4 × 3        (24 × 3)
-    07 width rate (slope CI)                       8e-5     2            (12)
-    08 sparsity dependence (variance, fit tests)   8e-5     3 × 30 × 3   (13 × 30 × 3)
-    09 p = 0, Monte Carlo                          8e-5     2 × 6        (12 × 6)
-    10 fast sampler = plain sampler                1e-4     2 × 63       (12 × 63)
-    11b path kernel, Monte Carlo (incl. its near)  1e-4     2 × 2        (12 × 2)
+    01 scaling, Monte Carlo                        4e-5     2 × 6        (12 × 6)
+    02 rescaling, Monte Carlo                      4e-5     2 × 6        (12 × 6)
+    03 non-homogeneous, Monte Carlo                4e-5     2 × 10       (12 × 10)
+    04 pruning model, Monte Carlo                  4e-5     2 × 2 × 6    (12 × 2 × 6)
+    05 input layer, Monte Carlo                    4e-5     2 × 6        (12 × 6)
+    06 diagonal mean, Monte Carlo                  4e-5     4 × 3        (24 × 3)
+    07 width rate (slope CI)                       4e-5     2            (12)
+    08 sparsity dependence (variance, fit tests)   4e-5     3 × 30 × 3   (13 × 30 × 3)
+    09 p = 0, Monte Carlo                          4e-5     2 × 6        (12 × 6)
+    10 fast sampler = plain sampler                5e-5     2 × 63       (12 × 63)
+    11b path kernel, Monte Carlo (incl. its near)  5e-5     2 × 2        (12 × 2)
     near controls (misses, see below)              8e-5
-    total                                          1e-3
+    nominal total (NOMINAL_ALPHA)                  5.4e-4
+    stated family-wise rate, with measured inflation  1e-3
 
 Power. Every Monte Carlo comparison reports in the verdict table's ``detect`` column the
 smallest relative error it detects with 80 % power (``theory.stats.detectable_effect``:
@@ -49,8 +57,9 @@ probability ``1 − NEAR_MISS`` (``checks/_support.py``: ``NEAR_MISS = 5e-7``), 
 to reject with probability ≤ 5e-7; the ci profile has 24 near controls and the
 thorough profile about 140 (≤ 7e-5), within ``NEAR_BUDGET = 8e-5``.
 
-So a correct run fails with probability ≤ 1e-3, and 20 replications with probability
-≤ 2e-2. ``benchmarks/calibrate_checks.py`` measures these rates (notes/calibration.md).
+So a correct run fails with probability ≤ 1e-3 (nominally ≤ 5.4e-4; with the measured
+inflations, notes/calibration.md), and 20 replications with probability ≤ 2e-2.
+``benchmarks/calibrate_checks.py`` measures these rates.
 """
 from __future__ import annotations
 
@@ -65,21 +74,25 @@ from checks import _support as S
 from theory.verdicts import render_table
 
 FAMILY_ALPHA = 1e-3
+# Nominal levels: half of the earlier 1e-3 allocation, so that the stated FAMILY_ALPHA holds
+# with the tail inflations the calibration measures (module docstring, notes/calibration.md)
 ALPHA = {
-    "1c": 8e-5,
-    "2c": 8e-5,
-    "3c": 8e-5,
-    "4c": 8e-5,
-    "5c": 8e-5,
-    "6": 8e-5,
-    "7": 8e-5,
-    "8": 8e-5,
-    "9c": 8e-5,
-    "10": 1e-4,
-    "11b": 1e-4,                 # the path-kernel claim (checks/test_11_path_kernel.py)
+    "1c": 4e-5,
+    "2c": 4e-5,
+    "3c": 4e-5,
+    "4c": 4e-5,
+    "5c": 4e-5,
+    "6": 4e-5,
+    "7": 4e-5,
+    "8": 4e-5,
+    "9c": 4e-5,
+    "10": 5e-5,
+    "11b": 5e-5,                 # the path-kernel claim (checks/test_11_path_kernel.py)
 }
 NEAR_BUDGET = 8e-5               # near controls: each misses with prob. S.NEAR_MISS
-assert math.fsum(ALPHA.values()) + NEAR_BUDGET <= FAMILY_ALPHA * (1 + 1e-12)  # fsum: no drift
+NOMINAL_ALPHA = math.fsum(ALPHA.values()) + NEAR_BUDGET   # 5.4e-4 (fsum: no drift)
+MAX_MEAN_INFLATION = 1.85        # the calibration must find a smaller (bounded) inflation
+assert NOMINAL_ALPHA * MAX_MEAN_INFLATION <= FAMILY_ALPHA * (1 + 1e-12)
 
 
 def pytest_addoption(parser):
