@@ -527,7 +527,9 @@ def mean_check(c: "Claim", arch: Architecture, X: np.ndarray, *, widths: Sequenc
     (:func:`mc_estimates`: exact entries from one width, the others by the ``a + b/d``
     fit), t-test it against ``predicted`` (recorded with its detectable effect), then the
     near control (:func:`near_control`) and the gross controls ``controls`` (name,
-    wrong prediction) — the weakest gross control must still reject."""
+    wrong prediction) — the weakest gross control must still reject. With ``sizing``
+    the draws come from :func:`sized_estimates` (a pilot fixes their number; ``n`` is
+    unused and ``widths``, if one width, overrides ``sizing.exact_width``)."""
     entries = list(entries)
     if sizing is None:
         es = mc_estimates(arch, X, widths, n, seed, entries, predicted if limit is None else limit)
