@@ -526,15 +526,25 @@ def near_control(c: "Claim", es: EntryStats, predicted: np.ndarray, r: EntryTest
 def mean_check(c: "Claim", arch: Architecture, X: np.ndarray, *, widths: Sequence[int], n: int,
                seed: np.random.SeedSequence, predicted: np.ndarray, entries: Iterable[tuple],
                cfg: Any, what: str, controls: Sequence[tuple[str, np.ndarray]],
-               alpha: float, m: int, limit: np.ndarray | None = None
+               alpha: float, m: int, limit: np.ndarray | None = None,
+               sizing: "Sizing | None" = None
                ) -> tuple[EntryStats, EntryTest]:
     """The Monte Carlo mean check shared by the claims: estimate the limit per entry
     (:func:`mc_estimates`: exact entries from one width, the others by the ``a + b/d``
     fit), t-test it against ``predicted`` (recorded with its detectable effect), then the
     near control (:func:`near_control`) and the gross controls ``controls`` (name,
-    wrong prediction) — the weakest gross control must still reject."""
+    wrong prediction) — the weakest gross control must still reject. With ``sizing``
+    the draws come from :func:`sized_estimates` (a pilot fixes their number; ``n`` is
+    unused and ``widths``, if one width, overrides ``sizing.exact_width``)."""
     entries = list(entries)
-    es = mc_estimates(arch, X, widths, n, seed, entries, predicted if limit is None else limit)
+    if sizing is None:
+        es = mc_estimates(arch, X, widths, n, seed, entries, predicted if limit is None else limit)
+    else:   # draws sized by a pilot (sized_estimates); ``n`` and ``widths`` unused
+        es = sized_estimates(arch, X, seed, entries, predicted if limit is None else limit,
+                             sizing=sizing, alpha=alpha, m=m,
+                             width=widths[0] if len(widths) == 1 else None)
+        what = (f"{what} (widths {es.widths}, final draws {es.n}; pilot {es.sizing[0]} "
+                f"asked for {es.sizing[2]} at the larger width)")
     r = observe_mean(c, es, predicted, what, cfg, alpha=alpha, m=m)
     near_control(c, es, predicted, r, cfg, alpha=alpha, m=m)
     weakest = None
@@ -559,6 +569,81 @@ def mean_check(c: "Claim", arch: Architecture, X: np.ndarray, *, widths: Sequenc
 
 
 _BIAS: dict = {}
+
+
+# ============================================================================ sized designs
+# Issue 13 (power): a mean check that spends its draws where they buy precision. Two
+# independent stages: a small PILOT estimates each entry's per-draw variance, which fixes
+# the number of FINAL draws needed for a target detectable effect; the test uses only the
+# final draws (fresh seeds), so their number is independent of the data tested and the
+# t test keeps its level. Widths: an entry set whose mean is exact at every width
+# (:func:`mean_is_exact`) is drawn at one width chosen for variance per CPU second (the
+# variance falls like 1/d, the cost of a hidden layer grows like d²); otherwise the
+# ``a + b/d`` fit uses a wide width pair ``(d, 4d)`` (variance inflation of the intercept
+# 9 per unit budget against 14.6 for ``(d, 2d)``) with ``n_d : n_4d = ratio : 1``
+# (optimal ``ratio = 2`` for cost ∝ d²: n ∝ d^(−1/2)).
+@dataclass(frozen=True)
+class Sizing:
+    """How :func:`sized_estimates` spends draws.
+
+    ``exact_width``: the width when every compared entry's mean is exact; ``fit_widths``
+    ``(d1, d2)`` and ``fit_ratio`` (``n_d1 / n_d2``) for the ``a + b/d`` fit; ``target``:
+    the detectable relative effect (80 % power) the final draws are sized for; ``pilot``:
+    pilot draws (at the larger width); ``n_min``/``n_max``: bounds on the final draws at
+    one width, ``n_max_fit`` at the larger width of a fit (``d2²`` costs more per draw),
+    so that a run's time is bounded (the table shows the detectable effect reached)."""
+    exact_width: int
+    fit_widths: tuple
+    fit_ratio: float = 2.0
+    target: float = 0.017
+    pilot: int = 400
+    n_min: int = 1000
+    n_max: int = 100000
+    n_max_fit: int = 8000
+
+
+_PILOT_TAG, _FINAL_TAG = 0x50494C54, 0x46494E4C   # "PILT", "FINL": distinct draw streams
+
+
+def _stage(arch: Architecture, X: np.ndarray, seed: np.random.SeedSequence, tag: int,
+           widths: Sequence[int], ns: Sequence[int], entries: list, exact: list,
+           limit: np.ndarray) -> EntryStats:
+    samples = [(int(w), draw_ntks(arch, X, int(w), int(n), np.random.SeedSequence(
+        seed.entropy, spawn_key=tuple(seed.spawn_key) + (tag, int(w))))) for w, n in zip(widths, ns)]
+    return mc_entry_stats(samples, entries, exact, limit)
+
+
+def sized_estimates(arch: Architecture, X: np.ndarray, seed: np.random.SeedSequence,
+                    entries: Iterable[tuple], limit: np.ndarray, *, sizing: Sizing,
+                    alpha: float, m: int, width: int | None = None) -> EntryStats:
+    """Estimates of the limit per entry (as :func:`mc_estimates`) from draws sized by a
+    pilot (block comment above): the final draw count at the larger width is
+    ``n = n_pilot · (nc · se_pilot / (scale · target))²`` for the worst entry (``nc``: the
+    80 %-power noncentrality at this Bonferroni level), clipped to ``[n_min, n_max]``.
+    ``width`` overrides ``sizing.exact_width`` (a claim whose design draws the width)."""
+    entries = list(entries)
+    exact = [mean_is_exact(arch, i == j) for (i, j) in entries]
+    if all(exact):
+        widths, ratio = (int(width or sizing.exact_width),), (1.0,)
+        n_max = sizing.n_max
+    else:
+        widths, ratio = tuple(int(w) for w in sizing.fit_widths), (float(sizing.fit_ratio), 1.0)
+        n_max = sizing.n_max_fit
+
+    def counts(n: int) -> list:
+        return [max(10, int(math.ceil(n * r))) for r in ratio]
+
+    pilot = _stage(arch, X, seed, _PILOT_TAG, widths, counts(sizing.pilot), entries, exact, limit)
+    nc = _nc(alpha, m, 1e9, 0.8)
+    live = pilot.se > 0
+    need = sizing.n_min
+    if np.any(live):
+        rel = float(np.max(pilot.se[live] / pilot.scale[live]))
+        need = int(math.ceil(sizing.pilot * (nc * rel / sizing.target) ** 2))
+    n = int(min(max(need, sizing.n_min), n_draws(n_max)))   # thorough: larger cap
+    es = _stage(arch, X, seed, _FINAL_TAG, widths, counts(n), entries, exact, limit)
+    es.sizing = (counts(sizing.pilot), counts(n), need)   # for the configuration note
+    return es
 
 
 # ============================================================================ designs

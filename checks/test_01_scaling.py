@@ -29,9 +29,9 @@ Three independent verifications:
     only when the input matrix is not masked (then the scaled dense limit is exact).
     Finite-width bias: the diagonal mean is exact at every width (claim 6); off the
     diagonal E Θ_d - Θ̃ = O(L/d) (measured -3 % for one pair at depth 3, width 128), so
-    off-diagonal entries at depth 2 are compared through the a + b/d fit at widths 64/128
-    (N = 4000 each); depth 3 (widths 32/64, where the fit's O(1/d²) residual is not
-    negligible) on the diagonal; depth 1 at width 256, N = 12000.
+    off-diagonal entries at depth 2 are compared through the a + b/d fit at widths 64/256;
+    depth 3 on the diagonal only (exact at every width; a fit at affordable widths would
+    leave an O(1/d²) residual), at width 32; depth 1 at width 256; draws sized by a pilot for a detectable effect of 1.7 % (``checks/_support.py::Sizing``).
     Configurations: a stratified design drawn from ``--seed`` (``checks/_support.py::
     Design``). Entries whose finite-width mean is exact (depth 1; the ReLU diagonal) are
     compared at one width; the others through the intercept ``a`` of ``a + b/d`` fitted at
@@ -164,8 +164,9 @@ def test_mpmath_ratio(depth, d0, data):
 
 # --------------------------------------------------------------------------- 1c Monte Carlo
 MC_ENTRIES = 6  # n = 3 inputs → 6 upper-triangular entries
-WIDTHS = {1: (256,), 2: (64, 128), 3: (32, 64)}
-DRAWS = {1: 12000, 2: 4000, 3: 6000}
+# draws sized by a pilot for a detectable effect of 1.7 % (S.Sizing): exact entry sets at
+# width 256 (depth 1) or 32 (the ReLU diagonal at depth 2-3); the a + b/d fit at 64/256
+SIZING = {d: S.Sizing(exact_width=256 if d == 1 else 32, fit_widths=(64, 256)) for d in (1, 2, 3)}
 
 
 @pytest.mark.parametrize("k", S.designs("1c"))
@@ -177,8 +178,8 @@ def test_monte_carlo_scaling(k):
     ps = [D.uniform(f"p{h}", 0.3, 0.7) if h in pruned else 0.0 for h in range(depth + 1)]
     X = D.inputs("X", d0, 3)
     arch = theory.Architecture(depth=depth, activation="relu", p=ps, pruned=pruned)
-    N = S.n_draws(DRAWS[depth])
-    cfg = C1c.config(f"{fmt_arch(arch)} d0={d0} widths={WIDTHS[depth]} N={N} {D!r}")
+    N = 0  # sized by a pilot (S.sized_estimates): the draws are in the comparison's text
+    cfg = C1c.config(f"{fmt_arch(arch)} d0={d0} {D!r}")
     factor = float(theory.scaling_factor(arch))
     pred = factor * theory.limit_ntk(arch.dense(), X)
     # off-diagonal: only where the scaled dense limit is exact (input unmasked); their
@@ -191,7 +192,7 @@ def test_monte_carlo_scaling(k):
                  "(else the exact limit is the mask mixture: claim 5)")
     hmax = max(pruned, key=lambda h: ps[h])
     q = 1 - ps[hmax]
-    S.mean_check(C1c, arch, X, widths=WIDTHS[depth], n=N, seed=S.mc_seed("1c", k),
+    S.mean_check(C1c, arch, X, widths=(), n=N, seed=S.mc_seed("1c", k), sizing=SIZING[depth],
                  predicted=pred, entries=entries, cfg=cfg,
                  what=f"mean NTK vs {factor:.4g}·Θ_dense",
                  controls=[(f"exponent off by one (×q, q={q:.3g})", q * pred),

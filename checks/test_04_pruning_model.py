@@ -32,7 +32,8 @@ over the kept weights (G_h = s_h). Source: docs/math.md#pruning, docs/references
     [0.3, 0.7], unrescaled), mean empirical NTK vs the derived factor × Θ_dense. Entries:
     the diagonal for the mask model (its input-layer mixture is exact only there, claim
     5), all entries for the variance model (Gaussian input weights, no mixture) at depth
-    ≤ 2 through the a + b/d fit at widths 64/128, the diagonal at depth 3 (exact at every
+    ≤ 2 through the a + b/d fit at widths 64/256 (draws sized by a pilot for a detectable effect of 1.7 % (``checks/_support.py::Sizing``)), the diagonal at
+    depth 3 (width 32; exact at every
     width). Per-entry t; Bonferroni m = (MC configurations) × 2 models × 6 entries within
     ALPHA["4c"]. Control (same draws): each model's draws against the *other* model's
     prediction (relative difference p ≥ 0.3, expected |z| > 3× critical).
@@ -120,8 +121,9 @@ def test_numeric_models_vs_reference(depth, d0, data):
 
 
 MC_COMPARISONS = 2 * 6
-WIDTHS = {1: (256,), 2: (64, 128), 3: (32, 64)}
-DRAWS = {1: 12000, 2: 4000, 3: 6000}
+# draws sized by a pilot (S.Sizing): exact entry sets at width 256 (depth 1) / 32, the
+# a + b/d fit at widths 64/256
+SIZING = {d: S.Sizing(exact_width=256 if d == 1 else 32, fit_widths=(64, 256)) for d in (1, 2, 3)}
 
 
 @pytest.mark.parametrize("k", S.designs("4c"))
@@ -131,20 +133,19 @@ def test_monte_carlo_models(k):
     p = D.uniform("p", 0.3, 0.7)
     d0 = 32
     X = D.inputs("X", d0, 3)
-    N = S.n_draws(DRAWS[depth])
     alpha, m = S.claim_alpha("4c"), S.n_mc() * MC_COMPARISONS
     dense = theory.limit_ntk(theory.Architecture(depth=depth), X)
     arches = {mod: theory.Architecture(depth=depth, p=p, model=mod) for mod in ("mask", "variance")}
     factors = {mod: float(theory.scaling_factor(a)) for mod, a in arches.items()}
     for mod, arch in arches.items():
         other = "variance" if mod == "mask" else "mask"
-        cfg = C4c.config(f"{fmt_arch(arch)} d0={d0} widths={WIDTHS[depth]} N={N} {D!r}")
+        cfg = C4c.config(f"{fmt_arch(arch)} d0={d0} {D!r}")
         # mask model: the diagonal (its input-layer mixture is exact only there, claim 5);
         # variance model: every entry at depth ≤ 2 (off-diagonal bias removed by the
         # a + b/d fit at widths 64/128), the diagonal at depth 3 (at widths 32/64 the fit's
         # O(1/d²) residual is not negligible)
         entries = S.upper_entries(3, off=(mod == "variance" and depth <= 2))
-        S.mean_check(C4c, arch, X, widths=WIDTHS[depth], n=N, seed=S.mc_seed("4c", mod, k),
+        S.mean_check(C4c, arch, X, widths=(), n=0, seed=S.mc_seed("4c", mod, k), sizing=SIZING[depth],
                      predicted=factors[mod] * dense, entries=entries, cfg=cfg,
                      what=f"{mod} draws vs derived factor {factors[mod]:.4g}",
                      controls=[(f"the {other} model's factor {factors[other]:.4g}",

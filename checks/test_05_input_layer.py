@@ -24,8 +24,8 @@ layer, and its simplified statement — scaled dense limit — is what the wide 
 5c  Monte Carlo — depth 1 (where E Θ_d equals the limit at every width: iid neurons,
     docs/math.md#finite-width) and depth 2, small d0 ∈ {3..6}, input matrix masked, p ∈ [0.4, 0.7],
     rescale drawn: the mean empirical NTK matches the mixture limit on every entry
-    (depth 1 at width 256, N = 12000; depth 2 through the a + b/d fit at widths 64/128,
-    N = 4000 each); per-entry t, Bonferroni m = (MC configurations) × 6 within
+    (depth 1 at width 256; depth 2 through the a + b/d fit at widths 64/256; draws sized by a pilot for a detectable effect of 1.7 % (``checks/_support.py::Sizing``));
+    per-entry t, Bonferroni m = (MC configurations) × 6 within
     ALPHA["5c"]. Control: the scaled dense (wide) limit must be rejected off the
     diagonal; configurations are drawn so that the predicted gap is ≥ 0.05 (depth 1) /
     0.08 (depth 2) of the diagonal scale — about 10 standard errors.
@@ -134,8 +134,9 @@ _SLOPES: list = []
 
 
 MC_ENTRIES = 6
-WIDTHS = {1: (256,), 2: (64, 128)}
-DRAWS = {1: 12000, 2: 4000}
+# draws sized by a pilot (S.Sizing): depth 1 at width 256, depth 2 through the a + b/d fit
+# at widths 64/256 (the exact ReLU diagonal pooled over both)
+SIZING = {d: S.Sizing(exact_width=256 if d == 1 else 32, fit_widths=(64, 256)) for d in (1, 2)}
 
 
 @pytest.mark.parametrize("k", S.designs("5c"))
@@ -167,12 +168,11 @@ def test_monte_carlo_mixture(k):
             break
     else:
         raise AssertionError(f"no configuration with a detectable mixture gap: {D!r}")
-    N = S.n_draws(DRAWS[depth])
-    cfg = C5c.config(f"{fmt_arch(arch)} d0={d0} widths={WIDTHS[depth]} N={N} gap={gap:.3f} "
+    cfg = C5c.config(f"{fmt_arch(arch)} d0={d0} gap={gap:.3f} "
                      f"{D!r} (try {attempt})")
     C5f.config(cfg)
     alpha, m = S.claim_alpha("5c"), S.n_mc() * MC_ENTRIES
-    es, r = S.mean_check(C5c, arch, X, widths=WIDTHS[depth], n=N, seed=S.mc_seed("5c", k),
+    es, r = S.mean_check(C5c, arch, X, widths=(), n=0, seed=S.mc_seed("5c", k), sizing=SIZING[depth],
                          predicted=ex, entries=S.upper_entries(3), cfg=cfg,
                          what="mean NTK vs mixture limit", controls=[], alpha=alpha, m=m)
     rd = es.test(wi, alpha=alpha, m=m)

@@ -24,7 +24,8 @@ the identity.
 from ``--seed`` (depth 1–3, d0 ∈ {8, 16}, width ∈ {16, 32}, per-matrix p in [0.2, 0.7] —
 non-dyadic —, a random non-empty set of pruned matrices) and stratified over (model,
 rescale) so that every run has an unrescaled hard-mask net and a variance-model net;
-N = 4000 independent networks each (×2 in the thorough profile); the means of ``R₂`` and
+N independent networks each, N sized by an independent pilot of 1000 networks for a
+detectable effect of 1.7 % (4000 ≤ N ≤ 40000, ×2 in the thorough profile); the means of ``R₂`` and
 ``tr Π`` against the exact laws by Student-t tests (``theory.stats.mean_test``),
 Bonferroni m = configurations × 2 within ALPHA["11b"]. Gross
 control: the law with one extra power of the smallest keep probability (rescaled nets:
@@ -36,6 +37,7 @@ ALPHA["11b"] and the (at most 24) near controls the remaining 3 % (≥ 2.4e-6).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +45,7 @@ import theory
 from checks import _support as S
 from checks._support import claim, expect_holds, expect_rejects, fmt_arch
 from theory import stats as tstats
+from theory.batched import draw_networks
 from theory.network import draw_network, forward_backward, network_kernels
 from theory.paths import expected_path_traces, path_decomposition, path_traces
 
@@ -123,13 +126,36 @@ def test_decomposition_identities():
         expect_rejects(C11a, bad, TOL, bad > TOL, "J_v without sqrt(c_σ/d_h)", cfg)
 
 
-def _samples(arch, d0: int, width: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _samples(arch, d0: int, width: int, n: int, seed: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` independent networks (the batch sequence of ``theory.draw_networks``, drawn
+    in chunks of 2000), ``R₂`` and ``tr Π`` of each by ``path_traces``."""
     ss = np.random.SeedSequence(seed)
     R2, tr = np.empty(n), np.empty(n)
-    for k, child in enumerate(ss.spawn(n)):
-        t = path_traces(draw_network(arch, d0, width, child))
-        R2[k], tr[k] = t.R2, t.trace
+    for c0 in range(0, n, _CHUNK):
+        batch = draw_networks(arch, d0, width, ss.spawn(1)[0], min(_CHUNK, n - c0))
+        for k in range(batch.draws):
+            t = path_traces(batch.network(k))
+            R2[c0 + k], tr[c0 + k] = t.R2, t.trace
     return R2, tr
+
+
+_CHUNK = 2000
+
+
+# Draws sized by an independent pilot (as checks/_support.py::sized_estimates): PILOT
+# networks from their own seed estimate the relative standard deviation of R₂ and tr Π,
+# which fixes the final N for a detectable effect of TARGET; the final draws are fresh,
+# so N does not depend on the data tested.
+PILOT, TARGET, N_MIN, N_MAX = 1000, 0.017, 4000, 40000
+
+
+def _sized_draws(arch, c: dict, law: dict, *, alpha: float, m: int) -> tuple[int, int]:
+    R2, tr = _samples(arch, c["d0"], c["width"], PILOT, [c["seed"], 0x50494C54])
+    nc = tstats.detectable_effect(1.0, alpha=alpha, m=m)
+    rel = max(float(np.std(x, ddof=1)) / abs(float(law[k])) for x, k in
+              ((R2, "R2"), (tr, "trace")) if float(law[k]) != 0)
+    need = int(math.ceil((nc * rel / TARGET) ** 2))
+    return int(min(max(need, N_MIN), S.n_draws(N_MAX))), need
 
 
 # 11b's share of the budget covers its near controls too: each misses with probability
@@ -140,13 +166,13 @@ NEAR_MISS_11 = 1e-7
 def test_random_pruning_law():
     alpha = S.claim_alpha("11b") * 0.97
     m = n_configs() * 2
-    N = S.n_draws(4000)
     for c in _design("mc", n_configs()):
         arch = theory.Architecture(depth=c["depth"], activation="relu", p=c["p"],
                                    pruned=c["pruned"], rescale=c["rescale"], model=c["model"])
-        cfg = C11b.config(f"{fmt_arch(arch)} d0={c['d0']} width={c['width']} N={N} "
-                          f"seed={c['seed']}")
         law = expected_path_traces(arch, c["d0"], c["width"])
+        N, need = _sized_draws(arch, c, law, alpha=alpha, m=m)
+        cfg = C11b.config(f"{fmt_arch(arch)} d0={c['d0']} width={c['width']} N={N} (pilot "
+                          f"asked for {need}) seed={c['seed']}")
         R2, tr = _samples(arch, c["d0"], c["width"], N, c["seed"])
         q = [1 - float(arch.p_of(h)) for h in arch.pruned_matrices()]
         wrong = float(np.prod(q)) if c["rescale"] else min(q)

@@ -82,3 +82,37 @@ def test_student_t_critical_value_and_near_control_power():
         r2 = e2.test(np.zeros((1, 1)), alpha=1e-3, m=4)
         miss += not e2.test(np.full((1, 1), r2.near), alpha=1e-3, m=4).reject
     assert miss == 0
+
+
+def test_sized_estimates_reach_the_target_from_an_independent_pilot():
+    # issue 13 (power): the final draws are sized by a pilot from other streams, so that
+    # the detectable effect lands near the target; n is clipped to [n_min, n_max]
+    import theory
+    X = np.random.default_rng(3).standard_normal((3, 8))
+    seed = np.random.SeedSequence([5, 6])
+    alpha, m = 8e-5, 12
+    # depth 1: every entry exact -> one width
+    arch = theory.Architecture(depth=1, activation="relu", p=0.4, pruned="all")
+    lim = theory.limit_ntk(arch, X, "exact")
+    sz = S.Sizing(exact_width=16, fit_widths=(8, 32), target=0.03, pilot=200, n_min=100,
+                  n_max=50000)
+    es = S.sized_estimates(arch, X, seed, S.upper_entries(3), lim, sizing=sz, alpha=alpha, m=m)
+    assert es.widths == (16,) and es.n[0] == es.sizing[1][0] == min(max(es.sizing[2], 100), 50000)
+    r = es.test(lim, alpha=alpha, m=m)
+    assert 0.8 * sz.target < r.detect < 1.25 * sz.target
+    pilot = S.draw_ntks(arch, X, 16, 200, np.random.SeedSequence(
+        seed.entropy, spawn_key=(S._PILOT_TAG, 16)))
+    final = S.draw_ntks(arch, X, 16, es.n[0], np.random.SeedSequence(
+        seed.entropy, spawn_key=(S._FINAL_TAG, 16)))
+    assert np.mean(np.isin(final[:200, 0, 0], pilot[:, 0, 0])) < 0.05   # independent streams
+    # a lax target asks for fewer than n_min draws: n_min is used
+    lax = S.sized_estimates(arch, X, seed, S.upper_entries(3), lim, alpha=alpha, m=m,
+                            sizing=S.Sizing(16, (8, 32), target=0.5, pilot=200, n_min=300))
+    assert lax.n == (300,)
+    # depth 2, off-diagonal entries: the a + b/d fit at (d1, d2) with n_d1 = 2 n_d2, capped
+    arch2 = theory.Architecture(depth=2, activation="erf", p=[0, 0.5, 0], pruned=[1])
+    lim2 = theory.limit_ntk(arch2, X)
+    es2 = S.sized_estimates(arch2, X, seed, S.upper_entries(3), lim2, alpha=alpha, m=m,
+                            sizing=S.Sizing(16, (8, 32), target=0.001, pilot=50,
+                                            n_min=10, n_max_fit=400))
+    assert es2.widths == (8, 32) and es2.n == (800, 400) and bool(np.all(es2.extrapolated))
