@@ -48,6 +48,7 @@ Memory
 """
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass
 from typing import Any
@@ -56,16 +57,16 @@ import numpy as np
 
 from .architecture import Architecture
 from .backends import NUMPY
+from . import fastdraw as FD
 from .network import (
-    Network, SeedLike, WidthLike, _Bernoulli, _check_arch, _check_int, _check_seed, _check_X,
-    _normals_into, _pairs, _resolve_widths, _workspace, matrix_scales,
+    Network, SeedLike, WidthLike, _check_arch, _check_int, _check_seed, _check_X, _pairs,
+    _resolve_widths, matrix_scales,
 )
 
 __all__ = ["NetworkBatch", "draw_networks", "batched_kernels", "bytes_per_draw",
            "DEFAULT_MEMORY_BUDGET", "check_draws"]
 
 DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20  # bytes per chunk (estimated peak working set)
-_BITGEN = np.random.PCG64  # the bit generator of every segment's stream
 _TAG_BATCH = 0x4E544B42  # "NTKB": batch streams never coincide with single-draw streams
 _SEGMENT_ENTRIES = 1 << 17  # entries per independently seeded segment (measured: 2^16…2^18
 # cost the same per entry at width 4096; fewer, larger segments amortise the per-call
@@ -132,37 +133,6 @@ def _layout(arch: Architecture, d0: int, widths: tuple[int, ...]) -> _Layout:
 
 
 # ----------------------------------------------------------------------------- drawing
-def _fill_segment(bg: np.random.PCG64, subs, W_flat, M_flat, bern, ws) -> None:
-    """One segment from its own stream: masks of its masked pieces (in order), then one
-    Box–Muller pass for every kept (or unmasked) entry, scattered in order."""
-    total = sum(b - a for _, a, b in subs)
-    keep = ws.get("batch_keep", total, np.bool_)
-    counts = []
-    o = 0
-    for h, a, b in subs:
-        n = b - a
-        if bern[h] is None:
-            counts.append(n)
-        else:
-            k = bern[h].draw(bg, n, keep[o:o + n])
-            np.copyto(M_flat[h][a:b], k)
-            counts.append(int(np.count_nonzero(k)))
-        o += n
-    z = ws.get("batch_z", sum(counts))
-    _normals_into(bg, z, ws)
-    o = zo = 0
-    for (h, a, b), cnt in zip(subs, counts):
-        n = b - a
-        if bern[h] is None:
-            W_flat[h][a:b] = z[zo:zo + cnt]
-        else:  # index scatter: 2.5x faster than boolean-mask assignment
-            Wseg = W_flat[h][a:b]
-            Wseg.fill(0.0)
-            Wseg[np.flatnonzero(keep[o:o + n])] = z[zo:zo + cnt]
-        o += n
-        zo += cnt
-
-
 def _alloc(lay: _Layout, C: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     dims = lay.dims
     shapes = [(C, dims[h + 1], dims[h]) for h in range(len(dims) - 1)]
@@ -182,8 +152,8 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     W, M = out if out is not None else _alloc(lay, C)
     W = [w[:C] for w in W]
     M = [m[:C] if m is not None else None for m in M]
-    bern = [_Bernoulli(q) if q is not None else None for q in lay.q]
-    ws = _workspace()
+    modes = [FD.keep_thresholds(q) if q is not None else (FD.MODE_DENSE, 0, 0, 0)
+             for q in lay.q]
     for gl in range(n_groups):
         sl = slice(gl * D, (gl + 1) * D)
         W_flat = [w[sl].reshape(-1) for w in W]  # a group's piece is contiguous
@@ -192,7 +162,10 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
             kid = np.random.SeedSequence(entropy=ss.entropy,
                                          spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
                                          pool_size=ss.pool_size)
-            _fill_segment(_BITGEN(kid), subs, W_flat, M_flat, bern, ws)
+            state = FD.sfc64_state(kid)
+            for h, a, b in subs:
+                FD.fill_piece(state, W_flat[h][a:b],
+                              M_flat[h][a:b] if M_flat[h] is not None else None, *modes[h])
     return W, M
 
 
@@ -303,16 +276,27 @@ def _batched_trace(weights, scales, act, c_sigma: float, widths, XT: np.ndarray,
     return G, Bt, out
 
 
+@functools.lru_cache(maxsize=64)
+def _pair_index(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs ``a ≤ b`` and the ``(n, n)`` map ``(i, j) -> index of {i, j}`` (cached:
+    recomputing them per chunk was measurable at small widths)."""
+    ia, ib = _pairs(n)
+    P = ia.size
+    pidx = np.empty((n, n), dtype=np.intp)
+    pidx[ia, ib] = np.arange(P)
+    pidx[ib, ia] = np.arange(P)
+    for a in (ia, ib, pidx):
+        a.flags.writeable = False
+    return ia, ib, pidx
+
+
 def _batched_contributions(weights, masks, factors, G, Bt, n: int, group: int) -> np.ndarray:
     """Per-matrix NTK terms ``(C, L+1, n, n)``; the pair-stacked masked GEMM of
     ``theory.network._masked_term`` as a batched ``matmul``."""
     C = Bt[0].shape[0]
     L1 = len(weights)
-    ia, ib = _pairs(n)
+    ia, ib, pidx = _pair_index(n)
     P = ia.size
-    pidx = np.empty((n, n), dtype=np.intp)  # (i, j) -> index of the pair {i, j}
-    pidx[ia, ib] = np.arange(P)
-    pidx[ib, ia] = np.arange(P)
     dmax = max(max(w.shape[1:]) for w in weights)
     pc = _pair_chunk(P, dmax, group)
     out = np.empty((C, L1, n, n))
