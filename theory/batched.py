@@ -14,9 +14,8 @@ Reproducibility (what a batch is)
     network with ``E`` weight entries (so a group of small networks holds at most ``2^17``
     entries), and the flat entries of a group (matrix after matrix, each as
     ``(D, d_{h+1}, d_h)``) are cut into segments of ``2^17`` entries, segment ``s`` of group
-    ``g`` drawn from its own PCG64 stream seeded by
-    ``SeedSequence(entropy=seed.entropy, spawn_key=seed.spawn_key + (_TAG_BATCH, g, s))``.
-    Hence
+    ``g`` drawn from its own SFC64 stream, numpy's ``SFC64(SeedSequence(entropy=
+    seed.entropy, spawn_key=seed.spawn_key + (_TAG_BATCH, g, s)))``. Hence
 
     * ``draws=K`` returns the first ``K`` networks of that sequence: it is a prefix of
       ``draws=K'`` for every ``K' ≥ K`` (the last group is always drawn whole);
@@ -25,16 +24,18 @@ Reproducibility (what a batch is)
       ``SeedSequence`` spawn counter (it is neither read nor advanced);
     * draw ``k`` of a batch is **not** equal to any single draw
       ``empirical_ntk(arch, X, width, seed=…)``: several draws share one random stream,
-      which is what makes drawing small networks fast. Its network is
+      which is what makes drawing small networks fast, and the single-draw path keeps its
+      own (PCG64, Box–Muller) sampler and bits. Draw ``k``'s network is
       ``draw_networks(arch, d0, width, seed, K).network(k)`` (:func:`draw_networks`), and
       ``theory.network.network_kernels`` of that network equals draw ``k`` to rounding
       (``tests/test_batched.py``).
 
-    Within a segment the random numbers are turned into masks and weights by the code of
-    :func:`theory.network.draw_network`: first the masks of the segment's masked pieces
-    (``_Bernoulli``, exact keep probability), then one Box–Muller pass for every kept (or
-    unmasked) entry of the segment, in order (see the module docstring of
-    :mod:`theory.network` for the quantisation, statistically negligible).
+    Within a segment, piece after piece (a piece = the part of one matrix's flat range in
+    the segment), the compiled kernel :func:`theory.fastdraw.fill_piece` draws a masked
+    piece's mask bytes (exact keep probability) and then numpy's float64 ziggurat normal
+    for every kept entry in order, an unmasked piece's normals directly
+    (:mod:`theory.fastdraw`: why a compiler, what exactly is drawn, and the tests that tie
+    it to numpy's own SFC64 and ``standard_normal``).
 
 Memory
     A batch is computed in chunks of whole groups whose estimated peak working set
