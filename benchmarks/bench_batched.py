@@ -16,29 +16,39 @@ for argument 'has_aux'``, and is not timed) and stubs ``neural_tangents.experime
 The two implementations timed (JACOBIAN_CONTRACTION, NTK_VECTOR_PRODUCTS) run NT's own
 code unmodified, and their result is checked against ours (column ``max rel diff``).
 
-Run: ``python benchmarks/bench_batched.py [--threads 1] [--repeats 3] [--draws 2000] [--quick]``
+Run: ``python benchmarks/bench_batched.py [--threads 1] [--clock wall|cpu] [--repeats 3]
+[--draws 2000] [--quick]``
 
-What is compared (all float64, ``jax_enable_x64``; times are wall clock, best of
-``--repeats`` after a warm-up; JAX compile time is excluded by a first call per shape):
+What is compared (all float64, ``jax_enable_x64``; every time is the best over
+``--repeats`` *interleaved* rounds — ours and the baselines one after the other in each
+round, so a change of the machine's load hits them alike — after a warm-up; JAX and NT
+compile time is excluded by a first call per shape; ``--clock cpu`` measures the CPU time
+of the whole process instead of wall time, which other jobs on a shared machine do not
+inflate):
 
 (a) depth 3, ReLU, n = 3 inputs of dimension 32, p = 0.3 on every matrix (hard masks, no
     rescaling), widths 32, 64, 128, ``--draws`` draws. *Ours*: ``empirical_ntk(arch, X,
-    width, seed, draws=K)``, drawing included. *JAX*: ``jax.jit(jax.vmap(ntk))`` over the
-    SAME draws (our weights and masks, already on the device: drawing and transfer are not
-    in its time), ``ntk`` = per-input ``jax.grad`` of the masked MLP in our convention
-    w.r.t. every weight matrix (a pruned entry has gradient 0), contracted as
-    ``Σ_h J_h J_hᵀ``; vmapped over chunks of ``--jax-chunk`` draws to bound memory.
+    width, seed, draws=K)``, drawing included, also split into drawing and
+    forward/backward + contraction (*contr*). Two JAX baselines, ``ntk`` = per-input
+    ``jax.grad`` of the masked MLP in our convention w.r.t. every weight matrix (a pruned
+    entry has gradient 0), contracted as ``Σ_h J_h J_hᵀ``, vmapped over chunks of
+    ``--jax-chunk`` draws: *JAXown* = ``jax.jit(jax.vmap(keys -> jax.random draw -> ntk))``,
+    what a JAX user would write, drawing its own networks (Bernoulli masks, N(0,1)
+    weights); *JAXgiven* = ``jax.jit(jax.vmap(ntk))`` over OUR drawn networks, already on
+    the device. Three readings of the goal: (i) JAXown / ours (both draw and contract);
+    (ii) JAXgiven / contr (neither draws); (iii) JAXgiven / ours (JAX gets the draws for
+    free, ours pays for them).
 (b) depth 3, ReLU, n = 8 inputs of dimension 32, p = 0.3, widths 2048 and 4096, ONE draw.
-    *Ours*: ``empirical_ntk(..., draws=1)``, drawing included (also split into drawing
-    and forward/backward + contraction). *neural-tangents*: ``nt.empirical_ntk_fn`` on a
+    *Ours*: ``empirical_ntk(..., draws=1)``, drawing included (also split into drawing and
+    forward/backward + contraction). *neural-tangents*: ``nt.empirical_ntk_fn`` on a
     ``stax.serial`` of bias-free ``Dense(parameterization="ntk")`` / ``Relu`` layers whose
     ``W_std`` reproduce our scalings, applied to ``M ⊙ W`` (our mask and weights, fixed),
     NTK taken w.r.t. ``W``: exactly our mask-model NTK (the gradient vanishes at pruned
     entries). NT is given the drawn weights for free (drawing and transfer excluded), jitted.
     The ratio uses the faster NT implementation that fits ``--nt-max-gb``.
 
-Goals (issue 9): (a) ours ≥ 5x faster per draw; (b) ≥ 3x faster than NT, and our drawing
-no slower than our contraction.
+Goals (issue 9): (a) ours ≥ 5x faster per draw (the script states under which reading);
+(b) ≥ 3x faster than NT, and our drawing no slower than our contraction.
 """
 from __future__ import annotations
 
