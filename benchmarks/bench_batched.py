@@ -449,6 +449,8 @@ def main(argv=None) -> None:
                          "the whole process (all its threads), which a shared machine's "
                          "other jobs do not inflate; with --threads 1 the two agree on an "
                          "idle machine")
+    ap.add_argument("--only", choices=("a", "b"), default=None,
+                    help="run only part (a) or only part (b)")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     args = ap.parse_args(argv)
     global CLOCK
@@ -473,8 +475,8 @@ def main(argv=None) -> None:
     rate = gemm_rate(repeats=args.repeats)
     print(f"float64 GEMM rate (numpy 4096x4096 @, best of {args.repeats}): "
           f"{rate / 1e9:.1f} GFLOP/s")
-    rows_a = part_a(args, jax)
-    rows_b = part_b(args, jax, nt)
+    rows_a = part_a(args, jax) if args.only != "b" else []
+    rows_b = part_b(args, jax, nt) if args.only != "a" else []
     print("\ngoals (issue 9): (a) per draw >= 5x faster than jit(vmap) JAX; "
           "(b) NT/ours >= 3 and draw/contr <= 1")
     for name, i in (("(i) JAX draws its own networks, vs our draw+contraction", 1),
