@@ -222,9 +222,10 @@ def _index_buffer(n: int) -> np.ndarray:
 def fill_piece(state: np.ndarray, W: np.ndarray, M: np.ndarray | None, mode: int, t: int,
                T: int, F: int) -> None:
     """Fill the contiguous float64 vectors ``W`` (normal weights, 0 where pruned) and
-    ``M`` (0/1 mask; ``None`` for ``mode = MODE_DENSE``) entry by entry from the SFC64
-    ``state`` (advanced in place): per entry, the mask word(s) if masked, then a normal if
-    kept."""
+    ``M`` (0/1 mask; ``None`` for ``mode = MODE_DENSE``) from the SFC64 ``state``
+    (advanced in place): for a masked piece first every entry's mask byte (eight per word,
+    plus the tie words), then the normals of the kept entries in order; otherwise one
+    normal per entry. ``(mode, t, T, F)`` come from :func:`keep_thresholds`."""
     if mode == MODE_DENSE:
         M = W[:0]
     idx = _index_buffer(W.size if mode == MODE_MASKED else 0)
