@@ -268,3 +268,18 @@ def test_memory_budget_needs_draws_and_other_checks_still_apply():
     nets = draw_networks(ARCH, 3, 8, 0, 2)
     with pytest.raises(ValueError, match="k must be"):
         nets.network(2)
+
+
+def test_kept_buffers_do_not_change_results():
+    """batched_kernels reuses the last chunk's weight/mask buffers across calls: repeated,
+    interleaved (other shape, other seed) and released calls give identical arrays."""
+    from theory.batched import release_buffers
+    arch = Architecture(depth=2, activation="relu", p=0.4)
+    X = _inputs(n=3, d0=6)
+    a = empirical_ntk(arch, X, 9, 5, draws=30)
+    assert np.array_equal(empirical_ntk(arch, X, 9, 5, draws=30), a)
+    empirical_ntk(arch, X, 9, 6, draws=30)  # same shapes, other draws into the buffers
+    empirical_ntk(arch, X, 13, 5, draws=7)  # other shapes replace them
+    assert np.array_equal(empirical_ntk(arch, X, 9, 5, draws=30), a)
+    release_buffers()
+    assert np.array_equal(empirical_ntk(arch, X, 9, 5, draws=30), a)

@@ -14,9 +14,8 @@ Reproducibility (what a batch is)
     network with ``E`` weight entries (so a group of small networks holds at most ``2^17``
     entries), and the flat entries of a group (matrix after matrix, each as
     ``(D, d_{h+1}, d_h)``) are cut into segments of ``2^17`` entries, segment ``s`` of group
-    ``g`` drawn from its own PCG64 stream seeded by
-    ``SeedSequence(entropy=seed.entropy, spawn_key=seed.spawn_key + (_TAG_BATCH, g, s))``.
-    Hence
+    ``g`` drawn from its own SFC64 stream, numpy's ``SFC64(SeedSequence(entropy=
+    seed.entropy, spawn_key=seed.spawn_key + (_TAG_BATCH, g, s)))``. Hence
 
     * ``draws=K`` returns the first ``K`` networks of that sequence: it is a prefix of
       ``draws=K'`` for every ``K' ≥ K`` (the last group is always drawn whole);
@@ -25,16 +24,18 @@ Reproducibility (what a batch is)
       ``SeedSequence`` spawn counter (it is neither read nor advanced);
     * draw ``k`` of a batch is **not** equal to any single draw
       ``empirical_ntk(arch, X, width, seed=…)``: several draws share one random stream,
-      which is what makes drawing small networks fast. Its network is
+      which is what makes drawing small networks fast, and the single-draw path keeps its
+      own (PCG64, Box–Muller) sampler and bits. Draw ``k``'s network is
       ``draw_networks(arch, d0, width, seed, K).network(k)`` (:func:`draw_networks`), and
       ``theory.network.network_kernels`` of that network equals draw ``k`` to rounding
       (``tests/test_batched.py``).
 
-    Within a segment the random numbers are turned into masks and weights by the code of
-    :func:`theory.network.draw_network`: first the masks of the segment's masked pieces
-    (``_Bernoulli``, exact keep probability), then one Box–Muller pass for every kept (or
-    unmasked) entry of the segment, in order (see the module docstring of
-    :mod:`theory.network` for the quantisation, statistically negligible).
+    Within a segment, piece after piece (a piece = the part of one matrix's flat range in
+    the segment), the compiled kernel :func:`theory.fastdraw.fill_piece` draws a masked
+    piece's mask bytes (exact keep probability) and then numpy's float64 ziggurat normal
+    for every kept entry in order, an unmasked piece's normals directly
+    (:mod:`theory.fastdraw`: why a compiler, what exactly is drawn, and the tests that tie
+    it to numpy's own SFC64 and ``standard_normal``).
 
 Memory
     A batch is computed in chunks of whole groups whose estimated peak working set
@@ -45,10 +46,16 @@ Memory
     chunk to chunk (measured faster than larger chunks). A chunk always holds at least one
     group, so a single network larger than the budget is still computed (one draw at a
     time). The returned arrays, ``K (L+3) n²`` floats, are not part of the budget.
+    The weight and mask buffers of the last chunk shape stay allocated per thread after
+    the call (at most one chunk: within the budget, or one network when a single network
+    exceeds it) and are reused by the next call with the same shapes;
+    :func:`release_buffers` frees them.
 """
 from __future__ import annotations
 
+import functools
 import numbers
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,16 +63,16 @@ import numpy as np
 
 from .architecture import Architecture
 from .backends import NUMPY
+from . import fastdraw as FD
 from .network import (
-    Network, SeedLike, WidthLike, _Bernoulli, _check_arch, _check_int, _check_seed, _check_X,
-    _normals_into, _pairs, _resolve_widths, _workspace, matrix_scales,
+    Network, SeedLike, WidthLike, _check_arch, _check_int, _check_seed, _check_X, _pairs,
+    _resolve_widths, matrix_scales,
 )
 
 __all__ = ["NetworkBatch", "draw_networks", "batched_kernels", "bytes_per_draw",
-           "DEFAULT_MEMORY_BUDGET", "check_draws"]
+           "DEFAULT_MEMORY_BUDGET", "check_draws", "release_buffers"]
 
 DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20  # bytes per chunk (estimated peak working set)
-_BITGEN = np.random.PCG64  # the bit generator of every segment's stream
 _TAG_BATCH = 0x4E544B42  # "NTKB": batch streams never coincide with single-draw streams
 _SEGMENT_ENTRIES = 1 << 17  # entries per independently seeded segment (measured: 2^16…2^18
 # cost the same per entry at width 4096; fewer, larger segments amortise the per-call
@@ -132,37 +139,6 @@ def _layout(arch: Architecture, d0: int, widths: tuple[int, ...]) -> _Layout:
 
 
 # ----------------------------------------------------------------------------- drawing
-def _fill_segment(bg: np.random.PCG64, subs, W_flat, M_flat, bern, ws) -> None:
-    """One segment from its own stream: masks of its masked pieces (in order), then one
-    Box–Muller pass for every kept (or unmasked) entry, scattered in order."""
-    total = sum(b - a for _, a, b in subs)
-    keep = ws.get("batch_keep", total, np.bool_)
-    counts = []
-    o = 0
-    for h, a, b in subs:
-        n = b - a
-        if bern[h] is None:
-            counts.append(n)
-        else:
-            k = bern[h].draw(bg, n, keep[o:o + n])
-            np.copyto(M_flat[h][a:b], k)
-            counts.append(int(np.count_nonzero(k)))
-        o += n
-    z = ws.get("batch_z", sum(counts))
-    _normals_into(bg, z, ws)
-    o = zo = 0
-    for (h, a, b), cnt in zip(subs, counts):
-        n = b - a
-        if bern[h] is None:
-            W_flat[h][a:b] = z[zo:zo + cnt]
-        else:  # index scatter: 2.5x faster than boolean-mask assignment
-            Wseg = W_flat[h][a:b]
-            Wseg.fill(0.0)
-            Wseg[np.flatnonzero(keep[o:o + n])] = z[zo:zo + cnt]
-        o += n
-        zo += cnt
-
-
 def _alloc(lay: _Layout, C: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     dims = lay.dims
     shapes = [(C, dims[h + 1], dims[h]) for h in range(len(dims) - 1)]
@@ -182,8 +158,8 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     W, M = out if out is not None else _alloc(lay, C)
     W = [w[:C] for w in W]
     M = [m[:C] if m is not None else None for m in M]
-    bern = [_Bernoulli(q) if q is not None else None for q in lay.q]
-    ws = _workspace()
+    modes = [FD.keep_thresholds(q) if q is not None else (FD.MODE_DENSE, 0, 0, 0)
+             for q in lay.q]
     for gl in range(n_groups):
         sl = slice(gl * D, (gl + 1) * D)
         W_flat = [w[sl].reshape(-1) for w in W]  # a group's piece is contiguous
@@ -192,8 +168,34 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
             kid = np.random.SeedSequence(entropy=ss.entropy,
                                          spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
                                          pool_size=ss.pool_size)
-            _fill_segment(_BITGEN(kid), subs, W_flat, M_flat, bern, ws)
+            state = FD.sfc64_state(kid)
+            for h, a, b in subs:
+                FD.fill_piece(state, W_flat[h][a:b],
+                              M_flat[h][a:b] if M_flat[h] is not None else None, *modes[h])
     return W, M
+
+
+_BUFFERS = threading.local()
+
+
+def _buffers(lay: _Layout, C: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Weight and mask buffers for chunks of ``C`` draws, kept per thread for the next call
+    with the same shapes: fresh pages cost more than drawing into them (measured at width
+    4096: 0.5 GB of first-touch page faults took longer than the draw itself). Every entry
+    is overwritten before it is read, so reuse cannot change a result."""
+    key = (lay.dims, tuple(q is not None for q in lay.q), C)
+    cached = getattr(_BUFFERS, "last", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    _BUFFERS.last = None  # drop the old buffers before allocating the new ones
+    bufs = _alloc(lay, C)
+    _BUFFERS.last = (key, bufs)
+    return bufs
+
+
+def release_buffers() -> None:
+    """Free the calling thread's kept weight and mask buffers (see :func:`_buffers`)."""
+    _BUFFERS.last = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -303,16 +305,27 @@ def _batched_trace(weights, scales, act, c_sigma: float, widths, XT: np.ndarray,
     return G, Bt, out
 
 
+@functools.lru_cache(maxsize=64)
+def _pair_index(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs ``a ≤ b`` and the ``(n, n)`` map ``(i, j) -> index of {i, j}`` (cached:
+    recomputing them per chunk was measurable at small widths)."""
+    ia, ib = _pairs(n)
+    P = ia.size
+    pidx = np.empty((n, n), dtype=np.intp)
+    pidx[ia, ib] = np.arange(P)
+    pidx[ib, ia] = np.arange(P)
+    for a in (ia, ib, pidx):
+        a.flags.writeable = False
+    return ia, ib, pidx
+
+
 def _batched_contributions(weights, masks, factors, G, Bt, n: int, group: int) -> np.ndarray:
     """Per-matrix NTK terms ``(C, L+1, n, n)``; the pair-stacked masked GEMM of
     ``theory.network._masked_term`` as a batched ``matmul``."""
     C = Bt[0].shape[0]
     L1 = len(weights)
-    ia, ib = _pairs(n)
+    ia, ib, pidx = _pair_index(n)
     P = ia.size
-    pidx = np.empty((n, n), dtype=np.intp)  # (i, j) -> index of the pair {i, j}
-    pidx[ia, ib] = np.arange(P)
-    pidx[ib, ia] = np.arange(P)
     dmax = max(max(w.shape[1:]) for w in weights)
     pc = _pair_chunk(P, dmax, group)
     out = np.empty((C, L1, n, n))
@@ -372,7 +385,7 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
     groups_per_chunk = _groups_per_chunk(lay, n, budget)
     n_groups = -(-K // D)
     XT = np.ascontiguousarray(X.T)
-    bufs = _alloc(lay, min(n_groups, groups_per_chunk) * D)
+    bufs = _buffers(lay, min(n_groups, groups_per_chunk) * D)
     res = {"nngp": np.empty((K, n, n)), "output": np.empty((K, n))}
     if backward:
         res["per_layer"] = np.empty((K, L + 1, n, n))

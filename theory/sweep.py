@@ -68,7 +68,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: Identifies how draws are generated; part of every config hash, so rows computed by a
 #: different sampler are never mixed with new ones.
-ENGINE = "empirical_ntk-batched-v1"
+ENGINE = "empirical_ntk-batched-v2"  # v2: compiled SFC64 + ziggurat sampler (theory.fastdraw)
 
 METRICS = ("rel_err", "rel_err_diag", "rel_err_offdiag", "abs_err", "abs_err_diag",
            "abs_err_offdiag", "rel_err_dense", "ratio_dense")
