@@ -337,7 +337,7 @@ class MixturePlan:
     # -- per-pair fallbacks (enumeration / sampling), the masked_pair_geometry code ------
     def _pairs_by_route(self, Xa, Xb, pairs, method=None):
         method = method or (self.fallback if self.method == "expansion" else self.method)
-        if method == "expansion":
+        if method in (None, "expansion"):   # forced expansion: entries it cannot estimate
             method = self.fallback or ("exact" if self.d0 <= EXACT_MAX_D0 else "sampled")
         B = NUMPY
         M, w = mask_rows(B, self.d0, self.q, method, n_masks=self.n_masks, seed=self.seed)
@@ -426,6 +426,19 @@ class MixturePlan:
                         est = M[3] * nn * (RATIO_MAX / (1 - RATIO_MAX)) + tail * scale
                         rel = est / scale
                         diverging = ~(rho <= RATIO_MAX) & (M[3] != 0)
+                        if not self.certify and np.any(diverging):
+                            # forced expansion: where the orders stop shrinking, truncate
+                            # before the smallest majorant and report it (the usual rule
+                            # for asymptotic series; not validated, never certifies)
+                            Ms = np.stack(M)
+                            ks = np.argmin(np.where(np.isfinite(Ms), Ms, np.inf), axis=0)
+                            csum = np.cumsum(np.stack([o[key + str(k)] for k in range(5)]), 0)
+                            v_opt = np.take_along_axis(csum, ks[None], 0)[0] * nn
+                            e_opt = np.take_along_axis(Ms, ks[None], 0)[0] * nn + tail * scale
+                            val = np.where(diverging, v_opt, val)
+                            est = np.where(diverging, e_opt, est)
+                            diverging = np.zeros_like(diverging)
+                        rel = est / scale
                         bad = ~np.isfinite(rel) | ~np.isfinite(val) | diverging
                         rel = np.where(bad, np.inf, rel)
                         out[todo] = val[todo]
