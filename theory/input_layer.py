@@ -218,7 +218,14 @@ class MixturePlan:
     masks, standard error reported) otherwise. ``method`` may force ``"exact"``
     (enumerate), ``"expansion"`` (all entries, whatever the estimate) or ``"sampled"``.
 
-    Error estimate of the expansion per entry (relative to the diagonal scale
+    ReLU/ReLU²: the expansion is summed through ``T_4``
+    (``theory.mixture_expansion.expansion_tile3``); the estimate per entry is the majorant
+    ``M_4`` of ``T_4`` plus the Hoeffding tail times the kernel scale, and entries whose
+    majorants do not shrink by ``RATIO_MAX`` per order are not certified (with
+    ``method="expansion"`` they are truncated before their smallest majorant, which is
+    reported). A validated estimate, not a proof (notes/input_layer_expansion.md).
+
+    erf: error estimate of the expansion per entry (relative to the diagonal scale
     ``sqrt(K(x,x) K(x',x'))``): ``4 |T_1| r² + tail``, ``r = max(|T_2/T_1|, |T_1|/scale)``
     (the two observed ratios of consecutive terms), i.e. the size of the next term
     ``T_3`` if the series keeps its ratio, plus the Hoeffding mass of masks far

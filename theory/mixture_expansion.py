@@ -23,8 +23,11 @@ Williams' formula) treated as symbols with known gradients, and powers of the sq
 roots reduced, so that the derivative formulas stay small; they are compiled once per
 activation and ``α`` with ``sympy.lambdify(..., cse=True)``.
 
-Only activations with a closed form (ReLU, ReLU², erf) have an expansion; the others use
-enumeration or sampling (``theory.input_layer``).
+For ReLU and ReLU² the engine instead uses the order-4 expansion of the section
+"order 3/4 (arc-cosine kernels)" below (``expansion_tile3``), which needs only univariate
+derivatives; ``expansion_tile`` (through ``T_2``) serves erf and cross-checks the first
+terms. Only activations with a closed form (ReLU, ReLU², erf) have an expansion; the
+others use enumeration or sampling (``theory.input_layer``).
 """
 from __future__ import annotations
 
