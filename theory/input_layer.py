@@ -191,6 +191,10 @@ SAMPLING_BUDGET = 2e10
 #: true error was 1.55–2.36 times ``|T_1| r²`` for d0 >= 64 (notes/input_layer_expansion.md),
 #: so 4 leaves a margin of 1.7 there. A calibrated estimate, not a proof.
 ESTIMATE_SAFETY = 4.0
+#: ReLU/ReLU² (expansion through T_4): entries are certified only while the majorants
+#: ``M_k`` of consecutive orders shrink at least by this ratio; the error estimate is then
+#: ``M_4 ρ/(1 − ρ) = M_4`` at ``ρ = RATIO_MAX`` (notes/input_layer_expansion.md)
+RATIO_MAX = 0.5
 
 
 def _hoeffding_tail(q: float, P: dict) -> np.ndarray:
@@ -214,7 +218,14 @@ class MixturePlan:
     masks, standard error reported) otherwise. ``method`` may force ``"exact"``
     (enumerate), ``"expansion"`` (all entries, whatever the estimate) or ``"sampled"``.
 
-    Error estimate of the expansion per entry (relative to the diagonal scale
+    ReLU/ReLU²: the expansion is summed through ``T_4``
+    (``theory.mixture_expansion.expansion_tile3``); the estimate per entry is the majorant
+    ``M_4`` of ``T_4`` plus the Hoeffding tail times the kernel scale, and entries whose
+    majorants do not shrink by ``RATIO_MAX`` per order are not certified (with
+    ``method="expansion"`` they are truncated before their smallest majorant, which is
+    reported). A validated estimate, not a proof (notes/input_layer_expansion.md).
+
+    erf: error estimate of the expansion per entry (relative to the diagonal scale
     ``sqrt(K(x,x) K(x',x'))``): ``4 |T_1| r² + tail``, ``r = max(|T_2/T_1|, |T_1|/scale)``
     (the two observed ratios of consecutive terms), i.e. the size of the next term
     ``T_3`` if the series keeps its ratio, plus the Hoeffding mass of masks far
@@ -261,7 +272,8 @@ class MixturePlan:
             self.fallback = None
             self.certify = False
         self.method = method
-        self.order = 2 if method == "expansion" else None
+        self.order = (4 if isinstance(self.act, ArcCosine) else 2) if method == "expansion" \
+            else None
         self.propagate = propagate and method == "expansion"
         self.homogeneous = isinstance(self.act, ArcCosine)
         self._prepare()
@@ -275,10 +287,14 @@ class MixturePlan:
             self.U1, self.U2 = self.X1, self.X2
             self.v1 = np.einsum("ij,ij->i", self.X1, self.X1)
             self.v2 = self.v1 if self.sym else np.einsum("ij,ij->i", self.X2, self.X2)
-        self.P1 = {r: np.sum(self.U1 ** r, axis=1) for r in range(1, 7)}
-        self.P2 = self.P1 if self.sym else {r: np.sum(self.U2 ** r, axis=1) for r in range(1, 7)}
-        self.pow1 = {r: self.U1 ** r for r in range(1, 6)}
-        self.pow2 = self.pow1 if self.sym else {r: self.U2 ** r for r in range(1, 6)}
+        top = 2 * self.me.MAX_ORDER + 2 if self.order == 4 else 6   # highest power sum
+        self.P1 = {r: np.sum(self.U1 ** r, axis=1) for r in range(1, top + 1)}
+        self.P2 = self.P1 if self.sym else \
+            {r: np.sum(self.U2 ** r, axis=1) for r in range(1, top + 1)}
+        self.pow1 = {r: self.U1 ** r for r in range(1, top)}
+        self.pow2 = self.pow1 if self.sym else {r: self.U2 ** r for r in range(1, top)}
+        self.gram_keys = [(r, t - r) for t in range(2, top + 1, 2) for r in range(1, t)] \
+            if self.order == 4 else [(r, s_) for r in range(1, 6) for s_ in range(1, 7 - r)]
         self.tail1 = _hoeffding_tail(self.q, self.P1)
         self.tail2 = self.tail1 if self.sym else _hoeffding_tail(self.q, self.P2)
         self.d1 = (1 - self.q) / self.q * self.P1[4] / np.where(self.P1[2] > 0, self.P1[2], 1) ** 2
@@ -328,7 +344,7 @@ class MixturePlan:
     # -- per-pair fallbacks (enumeration / sampling), the masked_pair_geometry code ------
     def _pairs_by_route(self, Xa, Xb, pairs, method=None):
         method = method or (self.fallback if self.method == "expansion" else self.method)
-        if method == "expansion":
+        if method in (None, "expansion"):   # forced expansion: entries it cannot estimate
             method = self.fallback or ("exact" if self.d0 <= EXACT_MAX_D0 else "sampled")
         B = NUMPY
         M, w = mask_rows(B, self.d0, self.q, method, n_masks=self.n_masks, seed=self.seed)
@@ -385,9 +401,9 @@ class MixturePlan:
         if self.method == "expansion":
             U1, U2 = self.U1[i0:i1], self.U2[j0:j1]
             G = {}
-            for r in range(1, 6):
-                for s_ in range(1, 7 - r):
-                    G[(r, s_)] = self.pow1[r][i0:i1] @ self.pow2[s_][j0:j1].T
+            for r, s_ in self.gram_keys:   # on a diagonal tile G[(s, r)] = G[(r, s)]ᵀ
+                G[(r, s_)] = G[(s_, r)].T if diag_tile and (s_, r) in G else \
+                    self.pow1[r][i0:i1] @ self.pow2[s_][j0:j1].T
             if self.homogeneous:
                 th0, ph0 = pair_angles(U1, U2, diagonal=diag_tile, cos=G[(1, 1)])
             else:
@@ -396,7 +412,10 @@ class MixturePlan:
                 th0, ph0 = pair_angles(W1, W2, diagonal=diag_tile)
             P1 = {r: v[i0:i1] for r, v in self.P1.items()}
             P2 = {r: v[j0:j1] for r, v in self.P2.items()}
-            o = self.me.expansion_tile(self.act, self.alpha, self.q, P1, P2, G, th0, ph0)
+            if self.order == 4:
+                o = self.me.expansion_tile3(self.act, self.alpha, self.q, P1, P2, G, th0, ph0)
+            else:
+                o = self.me.expansion_tile(self.act, self.alpha, self.q, P1, P2, G, th0, ph0)
             if self.homogeneous:
                 nn = (np.sqrt(self.v1[i0:i1, None]) * np.sqrt(self.v2[None, j0:j1])) ** self.act.n
             else:
@@ -404,6 +423,34 @@ class MixturePlan:
             tail = self.tail1[i0:i1, None] + self.tail2[None, j0:j1]
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 for key, out, err, scale in (("F", sig, err_s, scale_s), ("H", grad, err_g, scale_g)):
+                    if self.order == 4:
+                        # value through T_4; if the majorants M_k of the terms shrink by a
+                        # ratio <= RATIO_MAX, the remainder is <= M_4 ρ/(1 − ρ) <= M_4 at
+                        # ρ = 1/2: the estimate is M_4 (notes/input_layer_expansion.md)
+                        val = sum(o[key + str(k)] for k in range(5)) * nn
+                        M = [np.abs(o[key + f"M{k}"]) for k in range(1, 5)]
+                        rho = np.maximum.reduce([M[k + 1] / M[k] for k in range(3)])
+                        est = M[3] * nn * (RATIO_MAX / (1 - RATIO_MAX)) + tail * scale
+                        rel = est / scale
+                        diverging = ~(rho <= RATIO_MAX) & (M[3] != 0)
+                        if not self.certify and np.any(diverging):
+                            # forced expansion: where the orders stop shrinking, truncate
+                            # before the smallest majorant and report it (the usual rule
+                            # for asymptotic series; not validated, never certifies)
+                            Ms = np.stack(M)
+                            ks = np.argmin(np.where(np.isfinite(Ms), Ms, np.inf), axis=0)
+                            csum = np.cumsum(np.stack([o[key + str(k)] for k in range(5)]), 0)
+                            v_opt = np.take_along_axis(csum, ks[None], 0)[0] * nn
+                            e_opt = np.take_along_axis(Ms, ks[None], 0)[0] * nn + tail * scale
+                            val = np.where(diverging, v_opt, val)
+                            est = np.where(diverging, e_opt, est)
+                            diverging = np.zeros_like(diverging)
+                        rel = est / scale
+                        bad = ~np.isfinite(rel) | ~np.isfinite(val) | diverging
+                        rel = np.where(bad, np.inf, rel)
+                        out[todo] = val[todo]
+                        err[todo] = rel[todo]
+                        continue
                     t0, t1, t2 = o[key + "0"] * nn, o[key + "1"] * nn, o[key + "2"] * nn
                     # per-order ratio: the larger of |T_2/T_1| and |T_1|/scale
                     r = np.maximum(np.abs(t2) / np.abs(t1), np.abs(t1) / scale)
@@ -534,8 +581,11 @@ class MixturePlan:
                "stderr": stderr if "sampled" in routes else None,
                "warnings": []}
         if "expansion" in routes:
-            rep["error_kind"] = ("estimate: next term of the 1/d0 expansion plus the Hoeffding "
-                                 "tail, propagated through the recursion, relative to max |K|")
+            rep["error_kind"] = (
+                ("estimate (validated against exact mixtures, not a proof): the majorant of "
+                 "the last included order T_4 of the 1/d0 expansion" if self.order == 4 else
+                 "estimate: next term of the 1/d0 expansion") +
+                " plus the Hoeffding tail, propagated through the recursion, relative to max |K|")
             rep["layer1_error_estimate"] = err1
             rep["error_estimate_ntk"] = errs.get("ntk", err1)
             rep["error_estimate_nngp"] = errs.get("nngp", err1)

@@ -1,0 +1,1 @@
+"""Generated compiled terms of the input-layer mixture expansion."""
