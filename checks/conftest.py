@@ -38,10 +38,10 @@ arithmetic's error) and spend no alpha.
     04 pruning model, Monte Carlo                  4e-5     2 × 2 × 6    (12 × 2 × 6)
     05 input layer, Monte Carlo                    4e-5     2 × 6        (12 × 6)
     06 diagonal mean, Monte Carlo                  4e-5     4 × 3        (24 × 3)
-    07 width rate (slope CI)                       4e-5     2            (12)
-    08 sparsity dependence (variance, fit tests)   4e-5     3 × 30 × 3   (13 × 30 × 3)
+    07 width rate (exponent fit)                   4e-5     2            (12)
+    08 sparsity dependence (variance, fit tests)   4e-5     3 × 30 × 4   (13 × 30 × 4)
     09 p = 0, Monte Carlo                          4e-5     2 × 6        (12 × 6)
-    10 fast sampler = plain sampler                5e-5     2 × 63       (12 × 63)
+    10 fast sampler = plain sampler                5e-5     2 × 67       (12 × 67)
     11b path kernel, Monte Carlo (incl. its near)  5e-5     2 × 2        (12 × 2)
     near controls (misses, see below)              8e-5
     nominal total (NOMINAL_ALPHA)                  5.4e-4

@@ -1,8 +1,9 @@
 """Claim 10 — the fast sampler equals a naive one in distribution.
 
 In words: the finite networks that every Monte Carlo check draws (``theory.empirical_ntk``
-with ``draws=K``: batched Box–Muller normals drawn only where a mask keeps a weight,
-bit-sliced Bernoulli masks, stacked matrix products; docs/design.md) have the same joint
+with ``draws=K``: the compiled batched sampler of ``theory.fastdraw`` — SFC64 streams,
+byte-threshold Bernoulli masks with exact tie words, ziggurat normals drawn only where a
+mask keeps a weight — and stacked matrix products; docs/design.md) have the same joint
 distribution of empirical-kernel entries as a deliberately plain sampler written
 independently in ``checks/_reference.py::reference_ntk`` (``numpy`` ``standard_normal``
 and ``binomial``, one matrix at a time, a plain forward/backward pass, the NTK from the
@@ -28,12 +29,14 @@ plain reference sampler and ``3 N`` of the engine (the engine is ~3× cheaper pe
     4 random projections of the standardised per-matrix features (a Cramér–Wold check of
     the joint law; the KS null is exact whatever the distribution, conservative with
     ties);
-10d masks — the kept fraction of the engine's masks (``theory.network.draw_network`` at
-    width 1024, 8 networks) and of 2^24 draws of its mask sampler against the exact keep
-    probability q (exact binomial tests; 2 per masked matrix).
+10d masks — the kept fraction of the engine's masks (``theory.batched.draw_networks`` at
+    width 1024, 8 networks), of 2^24 draws of the batched mask sampler
+    (``theory.fastdraw.fill_piece``) and of 2^24 draws of the single-draw mask sampler
+    (``theory.network._Bernoulli``, used by ``empirical_ntk`` without ``draws``) against
+    the exact keep probability q (exact binomial tests; 3 per masked matrix).
 
 Acceptance: every p-value above ``ALPHA["10"]/m`` with ``m`` = (configurations) × the
-number of comparisons per configuration (``per_config``; at most 24 + 21 + 10 + 8 = 63 at
+number of comparisons per configuration (``per_config``; at most 24 + 21 + 10 + 12 = 67 at
 depth 3), Bonferroni. Statistic: the smallest p-value as ``-log10 p`` (against
 ``-log10(alpha/m)``). Detectable effect: the mean tests' 80 % detectable relative effect.
 
@@ -85,7 +88,7 @@ the means)."""
 FAULT_DIVISOR = 4
 """The shared-mask-row control's faulty reference sampler draws ``N / FAULT_DIVISOR``
 networks (the d + 1 control draws ``N``: its bias is only a few per cent at width 32)."""
-MAX_PER_CONFIG = 4 * 6 + 21 + (6 + N_PROJ) + 2 * 4
+MAX_PER_CONFIG = 4 * 6 + 21 + (6 + N_PROJ) + 3 * 4
 
 
 def per_config() -> int:
@@ -167,26 +170,36 @@ def two_sample_pvalues(E: np.ndarray, Rf: np.ndarray, proj_seed: int) -> dict:
 
 def keep_rate_counts(arch, d0: int, seed: np.random.SeedSequence) -> list:
     """Kept counts per masked matrix ``h``: (i) the masks of 8 engine networks
-    (``draw_network`` at width 1024) and (ii) 2^24 draws of the engine's mask sampler for
-    that matrix's keep probability (``theory.network._Bernoulli``, which both the single
-    and the batched draws use) — (ii) gives the power against a quantised keep probability
-    even when only the small input matrix is masked. Rows ``(h, kept, total)``."""
+    (``theory.batched.draw_networks`` at width 1024), (ii) 2^24 draws of the batched mask
+    sampler (``theory.fastdraw.fill_piece``) and (iii) 2^24 draws of the single-draw mask
+    sampler (``theory.network._Bernoulli``) for that matrix's keep probability — (ii) and
+    (iii) give the power against a quantised keep probability even when only the small
+    input matrix is masked. Rows ``(h, kept, total)``."""
+    from theory import fastdraw
+    from theory.batched import draw_networks
     from theory.network import _Bernoulli
     out = []
-    kept = {}
-    for r in range(8):
-        net = draw_network(arch, d0, 1024, np.random.SeedSequence(seed.entropy,
-                                                                   spawn_key=(*seed.spawn_key, r)))
-        for h, M in enumerate(net.masks):
-            if M is not None:
-                k, t = kept.get(h, (0, 0))
-                kept[h] = (k + int(M.sum()), t + M.size)
-    for h, (k, t) in sorted(kept.items()):
-        out.append((h, k, t))
-        E = 1 << 24
+    nets = draw_networks(arch, d0, 1024, np.random.SeedSequence(
+        seed.entropy, spawn_key=(*seed.spawn_key, 0)), 8)
+    E = 1 << 24
+    piece = 1 << 22   # four pieces: 32 MiB buffers, one stream
+    for h, M in enumerate(nets.masks):
+        if M is None:
+            continue
+        out.append((h, int(np.count_nonzero(M)), M.size))
+        q = float(arch.q_of(h))
+        mode, t, T, F = fastdraw.keep_thresholds(q)
+        state = fastdraw.sfc64_state(np.random.SeedSequence(
+            seed.entropy, spawn_key=(*seed.spawn_key, 2000 + h)))
+        W, Mb = np.empty(piece), np.empty(piece)
+        kept = 0
+        for _ in range(E // piece):
+            fastdraw.fill_piece(state, W, Mb, mode, t, T, F)
+            kept += int(np.count_nonzero(Mb))
+        out.append((h, kept, E))
         bg = np.random.PCG64(np.random.SeedSequence(seed.entropy,
                                                     spawn_key=(*seed.spawn_key, 1000 + h)))
-        out.append((h, int(np.count_nonzero(_Bernoulli(float(arch.q_of(h))).draw(bg, E))), E))
+        out.append((h, int(np.count_nonzero(_Bernoulli(q).draw(bg, E))), E))
     return out
 
 
