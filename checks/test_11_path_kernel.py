@@ -179,6 +179,7 @@ def test_random_pruning_law():
         for name, x in (("R₂", R2), ("tr Π", tr)):
             pred = float(law["R2" if name == "R₂" else "trace"])
             r = tstats.mean_test(x, pred, alpha=alpha, m=m)
+            S.record_pvalues("11b", [r.p_value], alpha / m, "mean t", config=c["seed"])
             what = f"mean {name} vs exact law {pred:.6g}: t = {r.statistic:.3g}"
             C11b.observe(abs(r.statistic), r.critical, r.reject, f"{what} [{cfg}]",
                          detectable=r.relative_detectable_effect)
