@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -334,10 +335,21 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
                 all_stats.append(st)
                 consume(t, out)
         else:
+            # a bounded window of tiles in flight (consumed in order): finished tiles
+            # never pile up in memory when the consumer falls behind
+            window = 2 * int(workers)
             with ThreadPoolExecutor(max_workers=int(workers)) as ex:
-                for t, out, st in ex.map(one, tiles):
+                pending: deque = deque()
+                for t in tiles:
+                    pending.append(ex.submit(one, t))
+                    if len(pending) >= window:
+                        tt, out, st = pending.popleft().result()
+                        all_stats.append(st)
+                        consume(tt, out)
+                while pending:
+                    tt, out, st = pending.popleft().result()
                     all_stats.append(st)
-                    consume(t, out)
+                    consume(tt, out)
 
     rep = _route_report()
     if plan is not None:
@@ -415,7 +427,7 @@ def limit_result(arch: Architecture, X1: Any, X2: Any = None, *, kernel: str = "
 
 def stream_gram(arch: Architecture, X: Any, path: str, *, X2: Any = None, kernel: str = "ntk",
                 input_layer: str = "exact", tol: float = DEFAULT_TOL,
-                progress: bool | None = None, tile: int = 1024, workers: int | None = None,
+                progress: bool | None = None, tile: int = TILE, workers: int | None = None,
                 **kw: Any) -> dict:
     """Compute the float64 limit ``kernel`` of ``X × X2`` tile by tile straight into the
     ``.npy`` file ``path`` (``numpy.lib.format.open_memmap``): the RAM in use is the
