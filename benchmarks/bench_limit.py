@@ -1,23 +1,42 @@
-"""Limit kernels at data-set scale: float64 Gram matrices against a jitted JAX anchor, the
-n = 20 000 streaming run, and the input-layer mixture at d0 = 784.
+"""Limit kernels at data-set scale: dense float64 Gram matrices against neural-tangents'
+jitted ``kernel_fn`` measured in the same run, the n = 20 000 run with its memory, and the
+input-layer mixture at d0 = 784.
 
-    python benchmarks/bench_limit.py            # full (a few minutes on 2 cores)
-    python benchmarks/bench_limit.py --quick    # small sizes, smoke run
+    python benchmarks/bench_limit.py --nt-python /work/venv-nt/bin/python   # full
+    python benchmarks/bench_limit.py --quick                                # smoke run
+    python benchmarks/bench_limit.py --only dense --sizes 1024 4096 --repeat 7
 
-Anchor. The intended anchor is neural-tangents' jitted ``kernel_fn`` of
-``stax.serial(Dense(512, W_std=1, b_std=None), Relu(), Dense(512, W_std=sqrt(2),
-b_std=None), Relu(), …, Dense(1, W_std=sqrt(2), b_std=None))`` on inputs ``sqrt(d0)·X``:
-neural-tangents divides the input Gram by ``d0`` and multiplies by ``W_std²`` at every
-Dense layer, so ``W_std = 1`` on ``sqrt(d0) X`` gives our ``Σ^(0) = xᵀx'`` and
-``W_std² = 2 = c_σ`` afterwards gives Arora et al.'s ``c_σ``-normalised recursion
-(docs/math.md#limit), with ``b_std=None`` for our bias-free network. If
-neural-tangents cannot be imported with the installed jax (0.6.5 needs ``jax.core``
-names that recent jax removed), the anchor is a jitted JAX implementation of the same
-closed-form recursion (neural-tangents' arc-cosine formulas, ``acos`` of the clipped
-correlation), labelled ``jax-closed-form``. Both are timed warm (after compilation),
-best of ``--repeat`` runs, in the same process as ours; values are compared entry-wise
-relative to ``sqrt(Θ(x,x)Θ(x',x'))``, separately on pairs with ``|ρ| <= 0.9`` (where the
-anchor's plain ``acos`` is accurate) and overall.
+Baseline: neural-tangents (Novak et al., "Neural Tangents: Fast and Easy Infinite Neural
+Networks in Python", ICLR 2020, arXiv 1912.02803). Its 0.6.5 release cannot be imported
+with the jax this project uses (it needs ``jax.core`` names that jax removed), so it runs
+in a subprocess of a separate virtualenv — an optional extra of this benchmark, not of the
+package. Recipe (Python 3.11, CPU only; pulls TensorFlow through ``tf2jax``, ~1.5 GB)::
+
+    python -m venv /work/venv-nt
+    /work/venv-nt/bin/pip install "jax[cpu]==0.4.30" neural-tangents==0.6.5 "numpy<2" scipy
+
+then pass ``--nt-python /work/venv-nt/bin/python`` (or set ``NT_PYTHON``). Without it the
+table says that the neural-tangents column is unavailable and why.
+
+What is timed. Ours: ``theory.limit_ntk(arch, X, "wide")`` (the tiled float64 driver of
+``theory.limits``, threads over tiles). neural-tangents: ``jax.jit(kernel_fn)(X, None,
+"ntk")`` with float64 (``jax_enable_x64``), warm (compiled on a first call), output left
+on the device (``block_until_ready``), inside its subprocess
+(``benchmarks/_nt_worker.py``). A third column is a jitted JAX closed form of the ReLU
+recursion in this process (the stand-in of the previous session). Calls are interleaved
+round by round (ours, NT, stand-in, ours, …) and the best of ``--repeat`` is kept, so load
+from other processes hits all columns alike; each call's CPU time / wall time is printed
+(``thr``: how many cores it kept busy; XLA uses its own intra-op thread pool, one thread
+per core by default).
+
+Parametrisation: neural-tangents' ``Dense`` maps the input Gram ``XXᵀ`` to ``W_std² XXᵀ /
+d0`` and hidden kernels ``K`` to ``W_std² K``. On inputs ``sqrt(d0)·X`` with ``W_std = 1``
+at the first layer this is our ``Σ^(0) = xᵀx'``, and ``W_std² = c_σ`` afterwards (2 for
+ReLU, ``π / (2 asin(2/3))`` for erf) is the ``c_σ``-normalised recursion of
+docs/math.md#limit; ``b_std=None`` (no bias). The printed deviations are entry-wise,
+relative to ``sqrt(K(x,x) K(x',x'))``, on pairs with ``|ρ| <= 0.9`` (where neural-tangents'
+plain ``arccos`` of the correlation is accurate) and on all pairs (near ``ρ = ±1`` theirs
+loses digits; ours matches mpmath to 1e-13 there, tests/test_dense_gram.py).
 """
 from __future__ import annotations
 
@@ -153,10 +172,12 @@ def dense(ns) -> None:
               f"in a subprocess of {ns.nt_python}")
     print(f"JAX stand-in (ReLU only): {jname}")
     print("wall = best wall-clock time [s]; thr = CPU time / wall time of that call (cores "
-          "kept busy); ratio = their time / our time (> 1: we are faster); dev = largest "
+          "kept busy); NT/ours = their wall / our wall (> 1: we are faster); cpu NT/o = their "
+          "CPU time / ours (same calls); dev = largest "
           "|K_ours − K_theirs| / sqrt(K(x,x) K(x',x')) on pairs with |rho| <= 0.9 and on all")
     print(f"{'act':>4} {'n':>6} {'ours':>7} {'thr':>4} {'NT':>7} {'thr':>4} {'NT/ours':>8} "
-          f"{'dev NT':>16} {'jaxcf':>7} {'thr':>4} {'cf/ours':>8} {'dev cf':>16}")
+          f"{'cpu NT/o':>8} {'dev NT':>16} {'jaxcf':>7} {'thr':>4} {'cf/ours':>8} "
+          f"{'dev cf':>16}")
     try:
         for act in ns.acts:
             arch = theory.Architecture(depth=depth, activation=act)
@@ -197,8 +218,9 @@ def dense(ns) -> None:
                 wn, sn = col(t_nt)
                 wc, sc = col(t_cf)
                 rn = f"{wn / wo:>8.2f}" if wn else f"{'—':>8}"
+                rcpu = f"{min(t_nt)[1] / min(t_o)[1]:>8.2f}" if wn else f"{'—':>8}"
                 rc = f"{wc / wo:>8.2f}" if wc else f"{'—':>8}"
-                print(f"{act:>4} {n:>6} {so} {sn} {rn} {dev_nt:>16} {sc} {rc} {dev_cf:>16}",
+                print(f"{act:>4} {n:>6} {so} {sn} {rn} {rcpu} {dev_nt:>16} {sc} {rc} {dev_cf:>16}",
                       flush=True)
     finally:
         nt.close()

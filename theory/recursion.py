@@ -69,7 +69,7 @@ def wide_first_layer(B: Backend, arch: Architecture, va, vb, theta, phi, s, G) -
     sigma0 = B.sqrt(va) * B.sqrt(vb) * B.cos_angle(theta, phi)
     ua, ub = s[0] * va, s[0] * vb
     sig, sdot, va1, vb1, th1, ph1 = act.layer_map(B, ua, ub, theta, phi)
-    return FirstLayer(va1, vb1, th1, ph1, sig, G[0] * sigma0 * sdot)
+    return FirstLayer(va1, vb1, th1, ph1, sig, _times(G[0], sigma0 * sdot))
 
 
 def run_recursion(B: Backend, arch: Architecture, va, vb, theta, phi, *,
@@ -89,7 +89,7 @@ def run_recursion(B: Backend, arch: Architecture, va, vb, theta, phi, *,
     theta = B.bind(theta, "theta")
     if isinstance(B, SympyBackend):
         phi = sympy.pi - theta
-    ntk = s[1] * first.grad + G[1] * sig
+    ntk = _times(s[1], first.grad) + _times(G[1], sig)
     contrib = [s[1] * first.grad, G[1] * sig] if per_layer else None
     res = RecursionResult(ntk=None, nngp=None, sigma=[sig])
     for l in range(2, L + 1):
