@@ -61,6 +61,14 @@ def validate_inputs(X: Any, name: str = "X") -> np.ndarray:
     return A
 
 
+def auto_tile(n1: int, n2: int) -> int:
+    """Default tile edge: ``TILE``, or for small matrices half the larger side (at least
+    32), so that both threads get work and a symmetric Gram's diagonal tiles (computed
+    in full, then mirrored) waste less."""
+    m = max(int(n1), int(n2))
+    return TILE if m > 2 * TILE else max(32, -(-m // 2))
+
+
 def gram_memory_bytes(n1: int, n2: int | None = None, *, kernels: int = 1) -> int:
     """Bytes of the float64 output of ``kernels`` Gram matrices of shape (n1, n2)."""
     n2 = n1 if n2 is None else n2
@@ -125,18 +133,19 @@ def limit_kernels(arch: Architecture, X: Any, *, X2: Any = None, input_layer: st
                   backend: Any = "numpy", dps: int = 50, per_layer: bool = False,
                   mixture_method: str = "auto", n_masks: int = DEFAULT_N_MASKS,
                   mixture_seed: int = 0, tol: float = DEFAULT_TOL, info: dict | None = None,
-                  tile: int = TILE, workers: int | None = None,
+                  tile: int | None = None, workers: int | None = None,
                   max_bytes: int | None = None,
                   kernels: tuple = ("ntk", "nngp")) -> RecursionResult:
     """All limit kernels from one pass of the recursion (see :func:`limit_ntk`).
 
     ``X2`` (optional, same ``d0``) gives the cross kernels ``K(X, X2)`` of shape
     (n1, n2). ``info``, if a dict, is filled with the input-layer route report (keys of
-    :class:`LimitResult` except ``value``). ``tile`` and ``workers`` tune the float64
-    driver (``workers=None``: ``os.cpu_count()`` threads); ``kernels`` which of ``"ntk"``,
-    ``"nngp"`` the float64 driver keeps in memory (the other is ``None``). ``max_bytes`` caps the in-memory
-    output (default: the available RAM); above it a ``MemoryError`` says how much is
-    needed and how to stream or block the computation."""
+    :class:`LimitResult` except ``value``). ``tile`` (default :func:`auto_tile`) and
+    ``workers`` (default ``os.cpu_count()`` threads) tune the float64 driver; results are
+    bit-identical for any ``workers``. ``kernels`` says which of ``"ntk"``, ``"nngp"``
+    the float64 driver keeps in memory (the other is ``None``). ``max_bytes`` caps the
+    in-memory output (default: the available RAM); above it a ``MemoryError`` says how
+    much is needed and how to stream or block the computation."""
     if not isinstance(arch, Architecture):
         raise TypeError(f"arch must be a theory.Architecture, got {type(arch).__name__}")
     if input_layer not in INPUT_LAYER_MODES:
@@ -256,6 +265,8 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
     with it, ``sink(i0, i1, j0, j1, {name: tile})`` receives every tile (upper triangle
     only when ``A2`` is ``None``)."""
     B = get_backend("numpy")
+    if tile is None:
+        tile = auto_tile(A.shape[0], A.shape[0] if A2 is None else A2.shape[0])
     if not isinstance(tile, (int, np.integer)) or tile < 1:
         raise ValueError(f"tile must be a positive integer, got {tile!r}")
     if workers is None:
@@ -427,7 +438,7 @@ def limit_result(arch: Architecture, X1: Any, X2: Any = None, *, kernel: str = "
 
 def stream_gram(arch: Architecture, X: Any, path: str, *, X2: Any = None, kernel: str = "ntk",
                 input_layer: str = "exact", tol: float = DEFAULT_TOL,
-                progress: bool | None = None, tile: int = TILE, workers: int | None = None,
+                progress: bool | None = None, tile: int | None = None, workers: int | None = None,
                 **kw: Any) -> dict:
     """Compute the float64 limit ``kernel`` of ``X × X2`` tile by tile straight into the
     ``.npy`` file ``path`` (``numpy.lib.format.open_memmap``): the RAM in use is the
