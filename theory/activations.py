@@ -36,7 +36,6 @@ import sympy
 from .backends import J_AT_ZERO, Backend, MpmathBackend, NumpyBackend, SympyBackend
 
 
-
 class Activation:
     """Base class. ``degree`` is the positive-homogeneity degree ``k`` (``σ(λz) = λ^k σ(z)``,
     ``λ > 0``) when known, else ``None``."""

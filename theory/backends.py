@@ -173,6 +173,7 @@ class NumpyBackend(Backend):
 
     @staticmethod
     def forget_trig() -> None:
+        """Drop the remembered values (and the references to their arrays)."""
         _TRIG.last = None
 
     def asarray(self, x):
