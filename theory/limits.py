@@ -62,9 +62,10 @@ def validate_inputs(X: Any, name: str = "X") -> np.ndarray:
 
 
 def auto_tile(n1: int, n2: int) -> int:
-    """Default tile edge: ``TILE``, or for small matrices half the larger side (at least
-    32), so that both threads get work and a symmetric Gram's diagonal tiles (computed
-    in full, then mirrored) waste less."""
+    """Default tile edge without the input-layer mixture: ``TILE``, or for small matrices
+    half the larger side (at least 32), so that both threads get work and a symmetric
+    Gram's diagonal tiles (computed in full, then mirrored) waste less. With the mixture
+    the default stays ``TILE`` (its error report is normalised per tile)."""
     m = max(int(n1), int(n2))
     return TILE if m > 2 * TILE else max(32, -(-m // 2))
 
@@ -265,8 +266,8 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
     with it, ``sink(i0, i1, j0, j1, {name: tile})`` receives every tile (upper triangle
     only when ``A2`` is ``None``)."""
     B = get_backend("numpy")
-    if tile is None:
-        tile = auto_tile(A.shape[0], A.shape[0] if A2 is None else A2.shape[0])
+    if tile is None:   # the mixture's per-tile error report is normalised per tile: keep TILE
+        tile = TILE if mix else auto_tile(A.shape[0], A.shape[0] if A2 is None else A2.shape[0])
     if not isinstance(tile, (int, np.integer)) or tile < 1:
         raise ValueError(f"tile must be a positive integer, got {tile!r}")
     if workers is None:
@@ -480,6 +481,8 @@ def stream_gram(arch: Architecture, X: Any, path: str, *, X2: Any = None, kernel
             out[j0:j1, i0:i1] = blk.T
 
     mix = input_layer == "exact" and needs_mixture(arch)
+    if tile is None and mix:
+        tile = 1024   # the mixture's per-tile error report: the tile it was calibrated with
     try:
         _, rep = _numpy_kernels(arch, A, A2, mix=mix, per_layer=False,
                                 method=kw.pop("mixture_method", "auto"),
