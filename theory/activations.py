@@ -26,7 +26,6 @@ Closed forms:
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -35,8 +34,6 @@ import numpy as np
 import sympy
 
 from .backends import J_AT_ZERO, Backend, MpmathBackend, NumpyBackend, SympyBackend
-
-_TLS = threading.local()   # ArcCosine.layer_map: trig values of the last output angle
 
 
 class Activation:
@@ -64,21 +61,45 @@ class Activation:
 
     def output_angle(self, B: Backend, va, vb, theta, phi, sigma, va_out, vb_out):
         """Angle of the output covariance: ``cos θ' = Σ(x,x') / sqrt(Σ(x,x) Σ(x',x'))``."""
+        if isinstance(B, NumpyBackend):
+            return self._output_angle_f64(B, va, vb, theta, sigma, va_out, vb_out)
         den = B.sqrt(va_out) * B.sqrt(vb_out)
         if isinstance(B, SympyBackend):
             return B.angle_from_cos(sigma / den)
         # Identical pre-activation laws (θ = 0, va = vb) give identical outputs: ρ' = 1
         # exactly. Rounding it to 1 − ulp would be amplified by a chaotic correlation map.
         same = (np.asarray(theta == 0)) & np.asarray(va == vb)
-        if isinstance(B, NumpyBackend):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cos = np.where(den > 0, sigma / np.where(den > 0, den, 1.0), 0.0)
-        else:
-            cos = np.vectorize(lambda s, d: s / d if d > 0 else B.ctx.mpf(0), otypes=[object])(sigma, den)
+        cos = np.vectorize(lambda s, d: s / d if d > 0 else B.ctx.mpf(0), otypes=[object])(sigma, den)
         theta_out, phi_out = B.angle_from_cos(cos)
         theta_out = np.where(same, 0 * B.pi, theta_out)
         phi_out = np.where(same, B.pi, phi_out)
         return theta_out, phi_out
+
+    @staticmethod
+    def _output_angle_f64(B, va, vb, theta, sigma, va_out, vb_out):
+        """float64 :meth:`output_angle` (same formula, fewer passes over the tile): the
+        reciprocal norms are formed per input (zero variance: ``cos θ' = 0``), ``θ' = 0``
+        exactly for identical pre-activation laws, and the next layer's ``cos θ'``,
+        ``sin θ' = sqrt((1 − c)(1 + c))`` (as accurate as ``sin(acos(c))``: both are limited
+        by the rounding of ``c``) and ``1 − cos θ'`` are remembered
+        (:meth:`NumpyBackend.remember_trig`), so no layer evaluates ``sin``/``cos``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ia = np.where(va_out > 0, 1 / np.sqrt(va_out), 0.0)
+            ib = np.where(vb_out > 0, 1 / np.sqrt(vb_out), 0.0)
+            c = np.asarray(sigma * ia * ib, dtype=np.float64)
+        np.clip(c, -1.0, 1.0, out=c)
+        # identical pre-activation laws (θ = 0, va = vb) give identical outputs: ρ' = 1
+        # exactly; rounding it to 1 − ulp would be amplified by a chaotic correlation map
+        same = np.asarray(theta == 0) & np.asarray(va == vb)
+        if np.any(same):
+            c = np.where(same, 1.0, c)
+        theta_out = np.arccos(c)
+        vers = np.subtract(1.0, c)
+        sin = np.add(1.0, c)
+        sin *= vers
+        np.sqrt(sin, out=sin)
+        B.remember_trig(theta_out, c, sin, vers)
+        return theta_out, np.subtract(np.pi, theta_out)
 
     def __repr__(self) -> str:
         return f"Activation({self.name})"
@@ -120,16 +141,15 @@ class ArcCosine(Activation):
     def layer_map(self, B, va, vb, theta, phi):
         if not isinstance(B, NumpyBackend):
             return super().layer_map(B, va, vb, theta, phi)
-        # float64: no sin/cos after the first layer. The output angle's cos, sin and
-        # versine are algebraic in J_n and J_n(0) − J_n (accurate, see
-        # NumpyBackend.arccos_triplet), so they are handed to the next layer through a
-        # per-thread slot keyed by the identity of the angle array returned here.
+        # float64: no sin/cos at all when the input angle's trig values are remembered
+        # (NumpyBackend.remember_trig: the Gram-matrix angles, and every layer here).
+        # The output angle's cos, sin and versine are algebraic in J_n and J_n(0) − J_n
+        # (accurate, see NumpyBackend.arccos_triplet) and are remembered for the next
+        # layer, keyed by the identity of the angle array returned here.
         n, cs = self.n, self.c_sigma(B)
         theta = np.asarray(theta, dtype=np.float64)
         phi = np.asarray(phi, dtype=np.float64)
-        last = getattr(_TLS, "trig", None)
-        trig = last[1:] if last is not None and last[0] is theta else None
-        Jn, Jm, Jc = B.arccos_triplet(n, theta, phi, trig=trig)
+        Jn, Jm, Jc = B.arccos_triplet(n, theta, phi, trig=B.trig_of(theta))
         rr = np.sqrt(va) * np.sqrt(vb)
         j0 = J_AT_ZERO[n] * np.pi
         # c_σ J_n(0)/(2π) = 1, so Σ = (ab)^{n/2} J_n/J_n(0) = (ab)^{n/2} cos θ'
@@ -137,7 +157,8 @@ class ArcCosine(Activation):
         cos_out *= 1 / j0
         sigma = rr * cos_out if n == 1 else (rr * rr) * cos_out
         if n == 1:
-            sdot = Jm * (1 / np.pi)
+            sdot = Jm
+            sdot *= 1 / np.pi
         else:
             sdot = rr * Jm
             sdot *= cs * n * n / (2 * np.pi)
@@ -145,16 +166,18 @@ class ArcCosine(Activation):
         vers = Jc
         vers *= 1 / j0
         np.clip(vers, 0.0, 2.0, out=vers)
-        half = vers * 0.5
+        half = np.multiply(vers, 0.5)
         th = np.sqrt(half)
         np.arcsin(th, out=th)
         th *= 2
-        half *= 1 - half       # sin²θ' / 4 = (vers/2)(1 − vers/2)
-        sin_out = np.sqrt(half)
+        # sin θ' = 2 sqrt((vers/2)(1 − vers/2)), no cancellation
+        sin_out = np.subtract(1.0, half)
+        sin_out *= half
+        np.sqrt(sin_out, out=sin_out)
         sin_out *= 2
-        _TLS.trig = (th, cos_out, sin_out, vers)
+        B.remember_trig(th, cos_out, sin_out, vers)
         nva, nvb = self.variance_map(B, va), self.variance_map(B, vb)
-        return sigma, sdot, nva, nvb, th, np.pi - th
+        return sigma, sdot, nva, nvb, th, np.subtract(np.pi, th)
 
     def output_angle(self, B, va, vb, theta, phi, sigma, va_out, vb_out):
         # cos θ' = J_n(θ)/J_n(0) ≥ 0, independent of the variances (homogeneity)
@@ -177,6 +200,8 @@ class Erf(Activation):
 
     def c_sigma(self, B):
         # E[erf(z)²] = (2/π) asin(2/3)
+        if isinstance(B, NumpyBackend):   # float64: no sympy evaluation per call
+            return math.pi / (2 * math.asin(2 / 3))
         return B.const(sympy.pi / (2 * sympy.asin(sympy.Rational(2, 3))))
 
     def variance_map(self, B, v):

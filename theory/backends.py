@@ -16,6 +16,7 @@ float64 backend evaluates them through series; the angle is always carried as th
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, Callable
 
 import mpmath
@@ -144,9 +145,36 @@ class Backend:
         return x
 
 
+_TRIG = threading.local()   # NumpyBackend.remember_trig: the last angle's cos, sin, 1 − cos
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     pi = np.pi
+
+    # --- trig memo: sin/cos cost ~9 ns per float64 entry (not vectorised in numpy),
+    # ~25× an add, and every layer's accurate cos θ, sin θ, 1 − cos θ are known
+    # algebraically where the angle is made (the Gram matrix, ArcCosine.layer_map)
+    @staticmethod
+    def remember_trig(theta: np.ndarray, cos: np.ndarray, sin: np.ndarray,
+                      vers: np.ndarray) -> None:
+        """Record accurate ``(cos θ, sin θ, 1 − cos θ)`` of the angle array ``theta``
+        (this thread only; one angle at a time). Maps that receive that same array
+        object (:meth:`cos_angle`, :meth:`sin_angle`, :meth:`arccos_triplet` via
+        :meth:`trig_of`) use them instead of evaluating ``sin``/``cos``; the arrays must
+        not be modified afterwards."""
+        _TRIG.last = (theta, cos, sin, vers)
+
+    @staticmethod
+    def trig_of(theta: Any) -> tuple | None:
+        """``(cos θ, sin θ, 1 − cos θ)`` if ``theta`` is the array last remembered."""
+        last = getattr(_TRIG, "last", None)
+        return last[1:] if last is not None and last[0] is theta else None
+
+    @staticmethod
+    def forget_trig() -> None:
+        """Drop the remembered values (and the references to their arrays)."""
+        _TRIG.last = None
 
     def asarray(self, x):
         return np.asarray(x, dtype=np.float64)
@@ -209,11 +237,17 @@ class NumpyBackend(Backend):
     def arccos_triplet(self, n, theta, phi, trig=None):
         """``(J_n, J_{n−1}, J_n(0) − J_n)`` from one ``sin``/``cos`` per entry (same
         formulas as :meth:`J` and :meth:`Jc`). ``1 − cos θ`` is formed as
-        ``sin²θ/(1 + cos θ)`` for ``θ < π/2`` (no cancellation); ``sin θ − θ cos θ`` in
-        ``Jc`` uses the series only for ``θ < 1/4`` — above, the direct form loses at most
-        ``3ε/θ²`` of a term that is itself ``2θ/(3π)`` of ``Jc``, i.e. ``< 3ε`` relative.
-        ``trig = (cos θ, sin θ, 1 − cos θ)``, when the caller has them accurately, saves
-        the ``sin``/``cos`` evaluations."""
+        ``sin²θ/(1 + cos θ)`` for ``θ < π/2`` (no cancellation). The direct forms
+        ``sin θ + φ cos θ`` etc. are exact rearrangements of the supplement forms used by
+        :meth:`J` for ``θ >= π/2`` and lose accuracy only for ``φ < 1``, where the series
+        in ``φ`` replace them; ``sin θ − θ cos θ`` in ``Jc`` uses the series only for
+        ``θ < 1/4`` — above, the direct form loses at most ``3ε/θ²`` of a term that is
+        itself ``2θ/(3π)`` of ``Jc``, i.e. ``< 3ε`` relative. ``trig = (cos θ, sin θ,
+        1 − cos θ)``, when the caller has them accurately, saves the ``sin``/``cos``
+        evaluations; by default they come from :meth:`trig_of` when ``theta`` is the
+        remembered angle."""
+        if trig is None:
+            trig = self.trig_of(theta)
         if trig is not None:
             shape = np.shape(theta)
             theta = np.asarray(theta, dtype=np.float64).reshape(-1)
@@ -229,41 +263,62 @@ class NumpyBackend(Backend):
         return tuple(o.reshape(shape) for o in out)
 
     def _triplet(self, n, theta, phi, trig=None):
-        near = theta >= np.pi / 2
+        # flat float64 arrays; in-place ufuncs keep the temporaries few (cache-sized tiles)
         if trig is not None:
             s, c, onec = trig
         else:
+            near = theta >= np.pi / 2
             s, c = np.sin(theta), np.cos(theta)
             if np.any(near):   # the supplement is the accurate one there
                 s[near] = np.sin(phi[near])
                 c[near] = -np.cos(phi[near])
-            onec = s * s / (1 + c)
+            with np.errstate(divide="ignore", invalid="ignore"):  # θ = π: replaced below
+                onec = s * s / (1 + c)
             _patch(onec, near, lambda cc: 1 - cc, c)
+        small_phi = phi < 1.0
         if n == 1:
-            Jn = s + phi * c
-            _patch(Jn, near, self._g1, phi)
+            Jn = np.multiply(phi, c)
+            Jn += s                                  # sin θ + φ cos θ
+            _select(Jn, small_phi, _series_g1, phi)  # = sin φ − φ cos φ, by series
             Jm = phi.copy()
-            g = s - theta * c
+            g = np.multiply(theta, c)
+            np.subtract(s, g, out=g)                 # sin θ − θ cos θ
             _select(g, theta < 0.25, _series_g1, theta)
-            Jc = np.pi * onec - g
+            Jc = np.multiply(onec, np.pi)
+            Jc -= g
             return Jn, Jm, Jc
         if n == 2:
-            Jn = 3 * s * c + phi * (1 + 2 * c * c)
-            _patch(Jn, near, self._h2, phi)
-            Jm = s + phi * c
-            _patch(Jm, near, self._g1, phi)
-            h = theta * (1 + 2 * c * c) - 3 * s * c
-            _patch(h, theta < 1.0, _series_h2, theta)
-            Jc = 2 * np.pi * s * s + h
+            sc = np.multiply(s, c)
+            c2 = np.multiply(c, c)
+            c2 *= 2
+            c2 += 1                                  # 1 + 2cos²θ
+            Jn = np.multiply(phi, c2)
+            Jn += 3 * sc
+            _select(Jn, small_phi, _series_h2, phi)
+            Jm = np.multiply(phi, c)
+            Jm += s
+            _select(Jm, small_phi, _series_g1, phi)
+            h = np.multiply(theta, c2)
+            h -= 3 * sc
+            _select(h, theta < 1.0, _series_h2, theta)
+            Jc = np.multiply(s, s)
+            Jc *= 2 * np.pi
+            Jc += h
             return Jn, Jm, Jc
         raise ValueError(f"arc-cosine order n must be 1 or 2, got {n}")
 
     def cos_angle(self, theta, phi):
+        t = self.trig_of(theta)
+        if t is not None:
+            return t[0]
         theta = np.asarray(theta, dtype=np.float64)
         out = np.cos(theta)
         return _patch(out, theta >= np.pi / 2, lambda f: -np.cos(f), phi)
 
     def sin_angle(self, theta, phi):
+        t = self.trig_of(theta)
+        if t is not None:
+            return t[1]
         theta = np.asarray(theta, dtype=np.float64)
         out = np.sin(theta)
         return _patch(out, theta >= np.pi / 2, np.sin, phi)

@@ -28,6 +28,21 @@ class KernelUnderflowWarning(RuntimeWarning):
     kernel is a positive normal number): use ``backend="mpmath"`` or ``theory.log_ntk``."""
 
 
+def _row_blocks(a: np.ndarray, entries: int = 1 << 16):
+    """Row blocks of a 2-D array of about ``entries`` entries each: the whole-matrix
+    checks below then run on cache-sized pieces without matrix-sized temporaries."""
+    if a.ndim != 2:
+        yield a
+        return
+    step = max(1, entries // max(1, a.shape[1]))
+    for i in range(0, a.shape[0], step):
+        yield a[i:i + step]
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    return all(bool(np.all(np.isfinite(b))) for b in _row_blocks(a))
+
+
 def _underflow_message(what: str, K: np.ndarray, X: np.ndarray, diagonal: bool = True
                        ) -> str | None:
     K = np.asarray(K, dtype=np.float64)
@@ -41,9 +56,9 @@ def _underflow_message(what: str, K: np.ndarray, X: np.ndarray, diagonal: bool =
         if np.any(bad):
             problems.append(f"{int(bad.sum())} of {K.shape[0]} diagonal entries of nonzero inputs "
                             f"are {'0' if np.all(d[bad] == 0) else 'below 2.2e-308'}")
-    sub = (K != 0) & (np.abs(K) < _TINY)
-    if np.any(sub):
-        problems.append(f"{int(sub.sum())} entries are subnormal (relative precision lost)")
+    n_sub = sum(int(np.count_nonzero((b != 0) & (np.abs(b) < _TINY))) for b in _row_blocks(K))
+    if n_sub:
+        problems.append(f"{n_sub} entries are subnormal (relative precision lost)")
     if not problems:
         return None
     return (f"{what} underflowed float64: " + "; ".join(problems) + ". The exact values are "
@@ -73,7 +88,7 @@ def check_finite_and_representable(K: Any, arch: Architecture | None = None, X: 
         a = np.asarray(arr)
         if a.dtype == object:  # mpmath: no fixed exponent range
             continue
-        if not np.all(np.isfinite(a)):
+        if not _all_finite(a):
             raise FloatingPointError(
                 f"{name} left the float64 range (overflow or NaN); evaluate with the mpmath "
                 f"backend (backend='mpmath') or theory.log_ntk(arch, X)")

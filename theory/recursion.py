@@ -64,10 +64,12 @@ def layer_factors(arch: Architecture, B: Backend) -> tuple[list, list]:
 def wide_first_layer(B: Backend, arch: Architecture, va, vb, theta, phi, s, G) -> FirstLayer:
     """Layer 1 as for every other layer (fan-in treated as large, docs/math.md#pruning)."""
     act = arch.act
+    # Σ^(0) before the layer map: a float64 map remembers its output angle's trig values
+    # in place of the input's (NumpyBackend.remember_trig)
+    sigma0 = B.sqrt(va) * B.sqrt(vb) * B.cos_angle(theta, phi)
     ua, ub = s[0] * va, s[0] * vb
     sig, sdot, va1, vb1, th1, ph1 = act.layer_map(B, ua, ub, theta, phi)
-    sigma0 = B.sqrt(va) * B.sqrt(vb) * B.cos_angle(theta, phi)
-    return FirstLayer(va1, vb1, th1, ph1, sig, G[0] * sigma0 * sdot)
+    return FirstLayer(va1, vb1, th1, ph1, sig, _times(G[0], sigma0 * sdot))
 
 
 def run_recursion(B: Backend, arch: Architecture, va, vb, theta, phi, *,
@@ -77,8 +79,8 @@ def run_recursion(B: Backend, arch: Architecture, va, vb, theta, phi, *,
     s, G = layer_factors(arch, B)
     L = arch.depth
     act = arch.act
-    sigma0 = B.sqrt(va) * B.sqrt(vb) * B.cos_angle(theta, phi)
     if L == 0:  # a linear model: only the output matrix, Θ = G_0 xᵀx'
+        sigma0 = B.sqrt(va) * B.sqrt(vb) * B.cos_angle(theta, phi)
         return RecursionResult(G[0] * sigma0, sigma0, [G[0] * sigma0] if per_layer else None)
     if first is None:
         first = wide_first_layer(B, arch, va, vb, theta, phi, s, G)
@@ -87,7 +89,7 @@ def run_recursion(B: Backend, arch: Architecture, va, vb, theta, phi, *,
     theta = B.bind(theta, "theta")
     if isinstance(B, SympyBackend):
         phi = sympy.pi - theta
-    ntk = s[1] * first.grad + G[1] * sig
+    ntk = _times(s[1], first.grad) + _times(G[1], sig)
     contrib = [s[1] * first.grad, G[1] * sig] if per_layer else None
     res = RecursionResult(ntk=None, nngp=None, sigma=[sig])
     for l in range(2, L + 1):
@@ -179,7 +181,7 @@ def unit_rows(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def pair_angles(U1: np.ndarray, U2: np.ndarray, *, diagonal: bool = False,
-                cos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                cos: np.ndarray | None = None, trig: bool = False) -> tuple:
     """Angles ``(θ, φ = π − θ)`` between the unit rows of ``U1`` and ``U2`` (zero rows give
     ``θ = φ = π/2``; see :func:`input_state`).
 
@@ -188,12 +190,24 @@ def pair_angles(U1: np.ndarray, U2: np.ndarray, *, diagonal: bool = False,
     (``sin θ >= 0.43``). Only the remaining pairs (near ``ρ = ±1``) are recomputed with the
     accurate ``θ = 2 atan2(|x̂ − x̂'|, |x̂ + x̂'|)``, ``φ = 2 atan2(|x̂ + x̂'|, |x̂ − x̂'|)``,
     which is exact (``θ = 0``) for identical rows. ``diagonal=True`` (``U1 is U2``) sets
-    the diagonal to ``θ = 0`` exactly (zero rows excepted)."""
+    the diagonal to ``θ = 0`` exactly (zero rows excepted).
+
+    ``trig=True`` also returns ``(cos θ, sin θ, 1 − cos θ)`` as a third element, without
+    ``sin``/``cos``: ``sin θ = sqrt((1 − cos θ)(1 + cos θ))`` (relative error ``≲ δ/sin²θ``,
+    the same as ``sin`` of the ``acos``) where ``|cos θ| <= ACCURATE_COS``, and near
+    ``ρ = ±1`` from ``dm = |x̂ − x̂'|``, ``dp = |x̂ + x̂'|``: ``1 − cos θ = dm²/2``,
+    ``cos θ = (dp² − dm²)/4``, ``sin θ = dm·dp/2`` (half-angle identities, no
+    cancellation)."""
     if cos is None:
         cos = U1 @ U2.T
     cos = np.clip(cos, -1.0, 1.0)
     theta = np.arccos(cos)
-    phi = np.pi - theta
+    phi = np.subtract(np.pi, theta)
+    if trig:
+        vers = np.subtract(1.0, cos)
+        sin = np.add(1.0, cos)
+        sin *= vers
+        np.sqrt(sin, out=sin)
     i, j = np.nonzero(np.abs(cos) > ACCURATE_COS)
     for k in range(0, len(i), 1 << 16):  # bounded temporaries
         ii, jj = i[k:k + (1 << 16)], j[k:k + (1 << 16)]
@@ -202,8 +216,16 @@ def pair_angles(U1: np.ndarray, U2: np.ndarray, *, diagonal: bool = False,
         dp = np.sqrt(np.einsum("ij,ij->i", a + b, a + b))
         theta[ii, jj] = 2 * np.arctan2(dm, dp)
         phi[ii, jj] = 2 * np.arctan2(dp, dm)
+        if trig:
+            vers[ii, jj] = 0.5 * dm * dm
+            cos[ii, jj] = 0.25 * (dp * dp - dm * dm)
+            sin[ii, jj] = 0.5 * dm * dp
     if diagonal:
         nz = np.flatnonzero(np.any(U1 != 0, axis=1))
         theta[nz, nz] = 0.0
         phi[nz, nz] = np.pi
+        if trig:
+            cos[nz, nz], sin[nz, nz], vers[nz, nz] = 1.0, 0.0, 0.0
+    if trig:
+        return theta, phi, (cos, sin, vers)
     return theta, phi
