@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from theory import experiment as E  # noqa: E402
 from theory import plots as P  # noqa: E402
 
+from notes.regen import figures_dir  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 DB = HERE / "data" / "ntk_vs_width.sqlite"
 
@@ -25,7 +27,7 @@ def _g(x, d: int = 3) -> str:
 def generate() -> dict[str, str]:
     rep, spec = E.run_experiment("ntk-vs-width", db=str(DB), jobs=1, quiet=True)
     fig, res = E.figure(rep.rows)
-    P.save(fig, HERE / "figures", formats=("png",))
+    P.save(fig, figures_dir(), formats=("png",))
     plt.close(fig.fig)
     grid = (f"Grid: widths {spec['widths']}, p {spec['p']}, depth {spec['depth']}, ReLU, "
             f"every matrix hard-masked, rescale {spec['rescale']}, {spec['seeds']} seeds × "

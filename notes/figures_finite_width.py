@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from theory import plots as P  # noqa: E402
 from theory import sweep as S  # noqa: E402
 
-FIG_DIR = Path(__file__).resolve().parent / "figures"
+from notes.regen import figures_dir  # noqa: E402
+
 
 INPUTS = {"n": 3, "d0": 8, "seed": 0}
 ERROR_SWEEP = {"widths": [32, 64, 128, 256, 512], "p": [0.0, 0.5, 0.8], "depth": 3,
@@ -38,7 +39,7 @@ def _rows(spec: dict) -> list[dict]:
 
 
 def _image(fig: P.Figure, alt: str) -> str:
-    P.save(fig, FIG_DIR, formats=("png",))
+    P.save(fig, figures_dir(), formats=("png",))
     plt.close(fig.fig)
     return f"![{alt}](figures/{fig.name}.png)\n\n*{fig.caption}*"
 

@@ -18,6 +18,8 @@ from theory.input_layer import MixtureSampledWarning
 from theory.limits import limit_kernels
 from theory.regression import fit, predict
 
+from notes.regen import figures_dir
+
 DEPTH = 2
 PS = [0.0, 0.5, 0.8, 0.9]
 N_TRAIN, N_TEST = 300, 200
@@ -105,8 +107,9 @@ def figure(rows) -> None:
     axes[0].set_ylabel("test MSE (10 outputs)")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    FIG.parent.mkdir(exist_ok=True)
-    fig.savefig(FIG, dpi=110)
+    out = figures_dir() / FIG.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
 
 

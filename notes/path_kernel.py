@@ -16,6 +16,7 @@ import sympy
 import theory
 from theory import stats as tstats
 from theory.network import draw_network, forward_backward, ntk_contributions
+from notes.regen import figures_dir
 from theory.paths import (expected_path_traces, masked_network, path_trace_variance,
                           path_traces, synflow_prune)
 
@@ -204,11 +205,12 @@ def _verdict() -> str:
     return "\n".join(lines)
 
 
-def figure(path: Path = FIG) -> Path:
+def figure(path: Path | None = None) -> Path:
     """Two panels against density: tr Π (log) and the scale-free distance to Θ∞."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    path = figures_dir() / FIG.name if path is None else path
     data = comparison()
     dens = list(CMP["densities"])
     styles = {"random": ("o", "-", "0.0"), "random rescaled": ("s", "--", "0.4"),

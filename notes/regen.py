@@ -22,6 +22,14 @@ from pathlib import Path
 from typing import Sequence
 
 NOTES_DIR = Path(__file__).resolve().parent
+
+
+def figures_dir() -> Path:
+    """Where the notes write their figures: ``notes/figures``, or the directory named by
+    the environment variable ``NOTES_FIGURES_DIR`` (the tests point it at a temporary
+    directory, so checking a note's text never rewrites the committed images)."""
+    import os
+    return Path(os.environ.get("NOTES_FIGURES_DIR") or NOTES_DIR / "figures")
 BEGIN = "<!-- BEGIN GENERATED: {key} -->"
 END = "<!-- END GENERATED: {key} -->"
 _MARKER = re.compile(r"<!-- (BEGIN|END) GENERATED: ([^ ]+) -->")

@@ -13,7 +13,9 @@ def test_there_are_notes() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_note_blocks_are_generated(name: str) -> None:
+def test_note_blocks_are_generated(name: str, tmp_path, monkeypatch) -> None:
+    # figures go to a temporary directory: checking the text never rewrites the images
+    monkeypatch.setenv("NOTES_FIGURES_DIR", str(tmp_path))
     text = (regen.NOTES_DIR / f"{name}.md").read_text(encoding="utf-8")
     blocks = regen.parse_blocks(text)
     generated = regen.generate(name)
