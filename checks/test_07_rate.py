@@ -55,10 +55,12 @@ C7 = claim("7", "finite-width rate d^(-1/2) (exponent fit)", "t = |γ̂ + 1/2|/s
            "sd(Θ_d) = a + γ log d (+ b/d), se from the draws", source="docs/math.md#finite-width")
 
 # (widths, draws per width) per depth: draws chosen for the smallest se(γ) per second of
-# drawing (cost per draw ≈ 1 µs + 12 ns × entries; se of y measured per width)
+# drawing (cost per draw ≈ 1 µs + 12 ns × entries; se of y measured per width); depths 2
+# and 3 scaled by 2 and 2.6 from the plan that detected ±0.052–0.067 / ±0.067–0.077, so
+# that se(γ) ∝ draws^(-1/2) brings both to the ±0.05 goal
 PLAN = {1: ((4, 16, 64, 256), (60000, 30000, 15000, 8000)),
-        2: ((16, 32, 64, 128, 256), (66000, 28500, 12000, 5300, 2400)),
-        3: ((16, 32, 64, 128, 256), (56000, 21700, 7100, 2700, 1100))}
+        2: ((16, 32, 64, 128, 256), (132000, 57000, 24000, 10600, 4800)),
+        3: ((16, 32, 64, 128, 256), (145600, 56420, 18460, 7020, 2860))}
 ENTRIES = ((0, 0), (0, 1), (1, 1))
 
 

@@ -15,7 +15,7 @@ probabilities, truncated or mis-scaled normals and variance errors at any depth.
 
 Per configuration (depth 2–3, width 32 (:data:`WIDTH`), both pruning models, rescaled or
 not, ReLU/erf/tanh, keep probabilities non-dyadic with the fractional part of 256 q in
-[0.3, 0.7] so that a quantised keep probability is visible), ``N`` = 10000 draws of the
+[0.3, 0.7] so that a quantised keep probability is visible), ``N`` = 20000 draws of the
 plain reference sampler and ``3 N`` of the engine (the engine is ~3× cheaper per draw;
 :data:`N_REFERENCE`, :data:`ENGINE_FACTOR`); the features are the per-matrix terms
 ``Θ_h(x, x')`` of the 6 entries of 3 inputs, and the total ``Θ_d``:
@@ -77,7 +77,7 @@ WIDTH = 32
 (0.77 → 0.29 of the kernel scale and skewness 15 → 5 from width 8 to 32, ReLU depth 2)
 while the plain sampler's cost per draw only doubles, so 32 buys the most power per
 second and keeps the per-draw features close enough to normal for the t tails."""
-N_REFERENCE = 10000
+N_REFERENCE = 20000
 """Draws of the plain reference sampler per configuration (ci profile); it is the slow
 sample (~100–200 µs per draw at width 32) and sets the power."""
 ENGINE_FACTOR = 3
