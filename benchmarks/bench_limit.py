@@ -100,6 +100,7 @@ class NTWorker:
             return np.load(os.path.join(d, "K.npy"))
 
     def time(self) -> tuple[float, float]:
+        time.sleep(SETTLE)
         r = self.ask({"cmd": "time"})
         return r["wall"], r["cpu"]
 
@@ -138,7 +139,14 @@ def make_jax_closed_form(depth: int):
         lambda X: kfn(X).block_until_ready()
 
 
+SETTLE = 0.2
+"""Seconds of quiet before every timed call (ours, neural-tangents', the stand-in): XLA's
+and OpenBLAS's worker threads spin for a while after a call, and in interleaved rounds
+that spinning would land on whichever call comes next."""
+
+
 def timed(f) -> tuple[float, float]:
+    time.sleep(SETTLE)
     c, t = time.process_time(), time.perf_counter()
     f()
     return time.perf_counter() - t, time.process_time() - c
