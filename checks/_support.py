@@ -222,6 +222,19 @@ def pruning(draw, depth: int, p_lo: float = 0.05, p_hi: float = 0.9, min_pruned:
     return tuple(ps), tuple(sorted(pruned))
 
 
+def _special_pair(X: np.ndarray, kind: str, rho: float | None) -> None:
+    """Make the second row of the unit-row ``X`` (in place) correlated with the first
+    (cosine ``rho``), a repeat, the antipode, or orthogonal to it; ``"generic"`` leaves it."""
+    if kind == "correlated":
+        X[1] = _unit(rho * X[0] + math.sqrt(1 - rho * rho) * _unit(X[1] - (X[1] @ X[0]) * X[0]))
+    elif kind == "repeat":
+        X[1] = X[0]
+    elif kind == "antipodal":
+        X[1] = -X[0]
+    elif kind == "orthogonal" and X.shape[1] >= 2:
+        X[1] = _unit(X[1] - (X[1] @ X[0]) * X[0])
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return v / np.where(n > 0, n, 1.0)
@@ -239,15 +252,7 @@ def inputs(draw, d0: int, n_min: int = 2, n_max: int = 4, sphere: bool | None = 
     if special and n >= 2:
         kind = draw(st.sampled_from(["generic", "generic", "correlated", "repeat", "antipodal",
                                      "orthogonal"]))
-        if kind == "correlated":
-            rho = draw(st.floats(0.5, 0.99))
-            X[1] = _unit(rho * X[0] + math.sqrt(1 - rho * rho) * _unit(X[1] - (X[1] @ X[0]) * X[0]))
-        elif kind == "repeat":
-            X[1] = X[0]
-        elif kind == "antipodal":
-            X[1] = -X[0]
-        elif kind == "orthogonal" and d0 >= 2:
-            X[1] = _unit(X[1] - (X[1] @ X[0]) * X[0])
+        _special_pair(X, kind, draw(st.floats(0.5, 0.99)) if kind == "correlated" else None)
     on_sphere = draw(st.booleans()) if sphere is None else sphere
     if not on_sphere:
         lo, hi = norm_range
@@ -707,16 +712,7 @@ class Design:
         if special and n >= 2:
             kind = self.choice("_" + name + ".kind", ["generic", "correlated", "repeat", "antipodal",
                                                 "orthogonal"])
-            if kind == "correlated":
-                rho = float(rng.uniform(0.5, 0.99))
-                X[1] = _unit(rho * X[0] + math.sqrt(1 - rho * rho)
-                             * _unit(X[1] - (X[1] @ X[0]) * X[0]))
-            elif kind == "repeat":
-                X[1] = X[0]
-            elif kind == "antipodal":
-                X[1] = -X[0]
-            elif kind == "orthogonal" and d0 >= 2:
-                X[1] = _unit(X[1] - (X[1] @ X[0]) * X[0])
+            _special_pair(X, kind, float(rng.uniform(0.5, 0.99)) if kind == "correlated" else None)
         on_sphere = self.choice("_" + name + ".sphere", [True, False]) if sphere is None else sphere
         if not on_sphere:
             X = X * rng.uniform(*norm_range, size=n)[:, None]
