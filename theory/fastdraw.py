@@ -34,10 +34,18 @@ What it draws (bit for bit a function of the stream, testable against numpy itse
   with probability about ``2⁻⁵²``; such a value is redrawn, so that "weight ≠ 0 ⇔ kept"
   holds without exception.
 
-Speed (this machine, CPU time per entry at ``p = 0.3``): ~4.5 ns for the whole batched
-draw against ~6.5 ns for the previous vectorised numpy sampler; per 64-bit SFC64 word
-~1.4 ns, per ziggurat normal ~2.8 ns. The compile happens once per machine (a few seconds;
-``cache=True``), later processes load it from the cache in well under a second.
+Speed (this machine, one thread, a piece of ``2^17`` entries in cache, ``q = 0.7``):
+~3.5 ns per entry for the whole masked piece (mask pass ~0.9 ns, ~2 ns for the normals
+of the kept 70 %), ~2.9 ns per entry of an unmasked piece; per SFC64 word ~1.4 ns. Two
+things made the difference over a first version (4.6 ns per normal): the generator state
+lives in local variables inside the loops (through the state array every store into
+``W`` may alias it, so it was reloaded and stored per word), and a mask word's eight
+bytes are compared with ``t`` at once (SWAR) with table look-ups for the mask values and
+kept positions, byte by byte only for a word holding a tie. Whole batches run slower per
+entry (4–7 ns on one thread, varying with the machine's other load) because the weights
+and masks leave the cache; :mod:`theory.batched` draws the segments on several threads.
+The compile happens once per machine (a few seconds; ``cache=True``), later processes
+load it from the cache in well under a second.
 """
 from __future__ import annotations
 
@@ -100,6 +108,29 @@ _U9 = np.uint64(9)
 _MASK52 = np.uint64(0x000FFFFFFFFFFFFF)
 _MASK8 = np.uint64(0xFF)
 _TWO53_INV = 1.0 / 9007199254740992.0
+_U7 = np.uint64(7)
+_U56 = np.uint64(56)
+_BYTES_LOW = np.uint64(0x0101010101010101)
+_BYTES_HIGH = np.uint64(0x8080808080808080)
+_BYTES_7BIT = np.uint64(0x7F7F7F7F7F7F7F7F)
+_GATHER = np.uint64(0x0102040810204080)  # bit 8e -> bit 56 + e, no carries
+
+
+def _keep_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each 8-entry keep pattern ``m`` (bit ``e`` = entry ``e`` kept): the float64
+    mask values, the positions of the kept entries (padded) and their count."""
+    mv = np.zeros((256, 8))
+    pos = np.zeros((256, 8), dtype=np.intp)
+    cnt = np.zeros(256, dtype=np.intp)
+    for m in range(256):
+        kept = [e for e in range(8) if m >> e & 1]
+        mv[m] = [m >> e & 1 for e in range(8)]
+        pos[m, :len(kept)] = kept
+        cnt[m] = len(kept)
+    return mv, pos, cnt
+
+
+_MV, _POS, _CNT = _keep_tables()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -148,34 +179,49 @@ def _normal_slow(s, r, ki, wi, fi):
 
 @numba.njit(cache=True, nogil=True)
 def _normals_at(s, W, idx, k, ki, wi, fi):
-    """``W[idx[j]]`` for ``j < k`` (all of ``W`` if ``k < 0``) := numpy's ziggurat normal;
-    its one-word fast path is written out here (a call to a jitted helper per entry was
-    measured 10-40x slower), the rest is :func:`_normal_slow`."""
+    """``W[idx[j]]`` for ``j < k`` (all of ``W`` if ``k < 0``) := numpy's ziggurat normal.
+
+    The SFC64 step and the ziggurat's one-word fast path are written out here with the
+    generator state in local variables (hence registers): through ``s`` every store into
+    ``W`` may alias the state, so it was reloaded and stored for every word (measured
+    4.6 against 2.9 ns per normal), and a call to a jitted helper per entry was measured
+    10-40x slower still. The rest (wedge, tail) is :func:`_normal_slow`, on ``s``. A
+    uint64 below 2^52 is converted through int64 (one instruction; same value)."""
+    a, b, c, d = s[0], s[1], s[2], s[3]
     n = W.size if k < 0 else k
     for j in range(n):
-        z = 0.0
-        while z == 0.0:  # rabs = 0 (probability ~2^-52) would give a kept 0.0
-            r = _next(s)
+        while True:  # until z != 0: rabs = 0 (probability ~2^-52) would give a kept 0.0
+            r = a + b + d
+            d += _U1
+            a = b ^ (b >> _U11)
+            b = c + (c << _U3)
+            c = ((c << _U24) | (c >> _U40)) + r
             i8 = np.intp(r & _MASK8)
             rabs = (r >> _U9) & _MASK52
             if rabs < ki[i8]:
-                z = np.float64(rabs) * wi[i8]
+                z = np.float64(np.int64(rabs)) * wi[i8]
                 if (r >> _U8) & _U1:
                     z = -z
             else:
+                s[0], s[1], s[2], s[3] = a, b, c, d
                 z = _normal_slow(s, r, ki, wi, fi)
+                a, b, c, d = s[0], s[1], s[2], s[3]
+            if z != 0.0:
+                break
         if k < 0:
             W[j] = z
         else:
             W[idx[j]] = z
+    s[0], s[1], s[2], s[3] = a, b, c, d
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill(s, W, M, mode, t, T, F, idx, ki, wi, fi):
+def _fill(s, W, M, mode, t, T, F, idx, ki, wi, fi, mv, pos, cnt):
     """A piece: for ``mode = 1`` first every entry's mask (one byte each, eight entries per
     word, low byte first; a tie with ``t`` draws one or two more words), collecting the
     kept positions in ``idx`` without a branch, then the normals of the kept entries in
-    order; otherwise a normal for every entry (and ``M = 1`` for ``mode = 2``)."""
+    order; otherwise a normal for every entry (and ``M = 1`` for ``mode = 2``). The state
+    is kept in locals as in :func:`_normals_at`."""
     if mode != 1:
         if mode == 2:
             M[:] = 1.0
@@ -183,21 +229,48 @@ def _fill(s, W, M, mode, t, T, F, idx, ki, wi, fi):
         return
     n = W.size
     tie = T != 0 or F != 0
+    tb = t * _BYTES_LOW  # t in every byte
+    a, b, c, d = s[0], s[1], s[2], s[3]
     k = 0
     i = 0
     while i < n:
-        r = _next(s)
-        for _ in range(min(8, n - i)):
+        r = a + b + d  # the SFC64 step of _next, inline
+        d += _U1
+        a = b ^ (b >> _U11)
+        b = c + (c << _U3)
+        c = ((c << _U24) | (c >> _U40)) + r
+        m = min(8, n - i)
+        has_tie = False
+        if tie:  # some byte == t: (z - 0x01..) & ~z & 0x80.. != 0 iff z has a zero byte
+            z = r ^ tb
+            has_tie = ((z - _BYTES_LOW) & ~z & _BYTES_HIGH) != 0
+        if m == 8 and not has_tie:
+            # all eight bytes at once (SWAR): bit 7 of byte e of `lt` is [v_e < t], from
+            # the high bits where they differ, else from the low 7 bits compared without
+            # borrows between bytes ((v | 0x80) - (t & 0x7F) keeps bit 7 iff v_7 >= t_7)
+            lt = ((~r & tb) | (~(r ^ tb) & ~((r | _BYTES_HIGH) - (tb & _BYTES_7BIT)))) \
+                & _BYTES_HIGH
+            km = np.intp(((lt >> _U7) * _GATHER) >> _U56)  # bit e = entry i + e kept
+            for e in range(8):
+                M[i + e] = mv[km, e]
+                idx[k + e] = i + pos[km, e]  # idx has 8 spare entries for the padding
+            k += cnt[km]
+            i += 8
+            continue
+        for _ in range(m):  # one byte at a time: a tie (probability 1/256) or the tail
             v = r & _MASK8
             r >>= _U8
             keep = v < t
-            if tie and v == t:  # probability 1/256
+            if tie and v == t:
+                s[0], s[1], s[2], s[3] = a, b, c, d
                 w = _next(s)
                 keep = w < T or (w == T and _next(s) < F)
+                a, b, c, d = s[0], s[1], s[2], s[3]
             M[i] = np.float64(keep)
             idx[k] = i
             k += np.intp(keep)
             i += 1
+    s[0], s[1], s[2], s[3] = a, b, c, d
     W[:] = 0.0
     _normals_at(s, W, idx, k, ki, wi, fi)
 
@@ -228,8 +301,9 @@ def fill_piece(state: np.ndarray, W: np.ndarray, M: np.ndarray | None, mode: int
     normal per entry. ``(mode, t, T, F)`` come from :func:`keep_thresholds`."""
     if mode == MODE_DENSE:
         M = W[:0]
-    idx = _index_buffer(W.size if mode == MODE_MASKED else 0)
-    _fill(state, W, M, mode, np.uint64(t), np.uint64(T), np.uint64(F), idx, _KI, _WI, _FI)
+    idx = _index_buffer(W.size + 8 if mode == MODE_MASKED else 0)
+    _fill(state, W, M, mode, np.uint64(t), np.uint64(T), np.uint64(F), idx, _KI, _WI, _FI,
+          _MV, _POS, _CNT)
 
 
 def normals(state: np.ndarray, n: int) -> np.ndarray:
