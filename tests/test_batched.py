@@ -283,3 +283,76 @@ def test_kept_buffers_do_not_change_results():
     assert np.array_equal(empirical_ntk(arch, X, 9, 5, draws=30), a)
     release_buffers()
     assert np.array_equal(empirical_ntk(arch, X, 9, 5, draws=30), a)
+
+
+# ----------------------------------------------------------------------------- drawing threads
+@pytest.mark.parametrize("d0, width, K", [
+    (32, 512, 3),    # one network of 3 segments per draw, drawn one group at a time
+    (16, 48, 400),   # many small groups (one segment each) per chunk
+])
+def test_draw_threads_do_not_change_bits(monkeypatch, d0, width, K):
+    """Segments are drawn concurrently on ``draw_threads()`` threads; each has its own
+    stream and its own entries, so 1, 2 and 5 threads give the same bits (also through
+    the public API, where THEORY_DRAW_THREADS picks the count)."""
+    import theory.batched as B
+    arch = Architecture(depth=2, activation="relu", p=0.3, pruned="all")
+    lay = B._layout(arch, d0, (width, width))
+    n_groups = -(-K // lay.group)
+    assert n_groups * lay.group * sum(lay.sizes) >= B._PARALLEL_DRAW_ENTRIES  # threads used
+    ss = np.random.SeedSequence(21)
+    ref = B._draw_groups(ss, lay, 0, n_groups, threads=1)
+    for threads in (2, 5):
+        W, M = B._draw_groups(ss, lay, 0, n_groups, threads=threads)
+        assert all(np.array_equal(a, b) for a, b in zip(W, ref[0]))
+        assert all(np.array_equal(a, b) for a, b in zip(M, ref[1]))
+    X = _inputs(n=3, d0=d0)
+    out = {}
+    for env in ("1", "2"):
+        monkeypatch.setenv("THEORY_DRAW_THREADS", env)
+        out[env] = empirical_ntk(arch, X, width, 21, draws=K)
+    assert np.array_equal(out["1"], out["2"])
+
+
+def test_draw_threads_setting(monkeypatch):
+    import theory.batched as B
+    monkeypatch.delenv("THEORY_DRAW_THREADS", raising=False)
+    import os
+    assert B.draw_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("THEORY_DRAW_THREADS", "3")
+    assert B.draw_threads() == 3
+    monkeypatch.setattr(B, "DRAW_THREADS", 1)  # the module setting wins over the variable
+    assert B.draw_threads() == 1
+    monkeypatch.setattr(B, "DRAW_THREADS", None)
+    for bad in ("0", "two", "1.5"):
+        monkeypatch.setenv("THEORY_DRAW_THREADS", bad)
+        with pytest.raises(ValueError, match="THEORY_DRAW_THREADS"):
+            B.draw_threads()
+    monkeypatch.setattr(B, "DRAW_THREADS", 0)
+    with pytest.raises(ValueError, match="DRAW_THREADS"):
+        B.draw_threads()
+
+
+def _draw_in_child(conn) -> None:
+    import theory.batched as B
+    arch = Architecture(depth=2, activation="relu", p=0.3, pruned="all")
+    lay = B._layout(arch, 32, (512, 512))
+    W, _ = B._draw_groups(np.random.SeedSequence(3), lay, 0, 1, threads=2)
+    conn.send(float(W[1].sum()))
+    conn.close()
+
+
+def test_forked_child_draws_on_its_own_pool():
+    """A forked process (sweep workers) inherits the drawing pool object but not its
+    threads; it must start its own instead of waiting forever on the parent's."""
+    import multiprocessing as mp
+    import theory.batched as B
+    arch = Architecture(depth=2, activation="relu", p=0.3, pruned="all")
+    lay = B._layout(arch, 32, (512, 512))
+    W, _ = B._draw_groups(np.random.SeedSequence(3), lay, 0, 1, threads=2)  # pool is up
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_draw_in_child, args=(child,))
+    proc.start()
+    assert parent.poll(60), "the forked child did not finish drawing within 60 s"
+    assert parent.recv() == float(W[1].sum())
+    proc.join(10)

@@ -35,7 +35,10 @@ Reproducibility (what a batch is)
     piece's mask bytes (exact keep probability) and then numpy's float64 ziggurat normal
     for every kept entry in order, an unmasked piece's normals directly
     (:mod:`theory.fastdraw`: why a compiler, what exactly is drawn, and the tests that tie
-    it to numpy's own SFC64 and ``standard_normal``).
+    it to numpy's own SFC64 and ``standard_normal``). The segments of a chunk are drawn
+    concurrently on :func:`draw_threads` threads (default: every CPU the process may use;
+    ``THEORY_DRAW_THREADS`` or ``theory.batched.DRAW_THREADS`` to choose): each fills its
+    own entries from its own stream, so the bits do not depend on the thread count.
 
 Memory
     A batch is computed in chunks of whole groups whose estimated peak working set
@@ -55,7 +58,9 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +75,8 @@ from .network import (
 )
 
 __all__ = ["NetworkBatch", "draw_networks", "batched_kernels", "bytes_per_draw",
-           "DEFAULT_MEMORY_BUDGET", "check_draws", "release_buffers"]
+           "DEFAULT_MEMORY_BUDGET", "check_draws", "release_buffers", "draw_threads",
+           "DRAW_THREADS"]
 
 DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20  # bytes per chunk (estimated peak working set)
 _TAG_BATCH = 0x4E544B42  # "NTKB": batch streams never coincide with single-draw streams
@@ -79,6 +85,9 @@ _SEGMENT_ENTRIES = 1 << 17  # entries per independently seeded segment (measured
 # overhead at small widths)
 _PAIR_CHUNK_BYTES = 1 << 23  # cap on one (pairs, d) contraction temporary per group
 _FAST_CHUNK_BYTES = 4 << 20  # preferred chunk size (stays in L3, buffers reused)
+DRAW_THREADS: int | None = None  # threads drawing a chunk's segments; None: draw_threads()
+_PARALLEL_DRAW_ENTRIES = 1 << 18  # below this a chunk is drawn on the calling thread (a
+# hand-off to the pool costs tens of microseconds, a segment ~0.4 ms)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -147,12 +156,61 @@ def _alloc(lay: _Layout, C: int) -> tuple[list[np.ndarray], list[np.ndarray | No
     return W, M
 
 
+def draw_threads() -> int:
+    """Threads that draw the segments of a chunk: ``DRAW_THREADS`` if set, else the
+    environment variable ``THEORY_DRAW_THREADS``, else the CPUs this process may run on.
+    Segments have their own streams and disjoint outputs, so the result is bit-identical
+    for every thread count (``tests/test_batched.py``); the compiled sampler releases the
+    GIL. Sweeps over several processes set it to 1 in their workers."""
+    n = DRAW_THREADS
+    where = "theory.batched.DRAW_THREADS"
+    if n is None and os.environ.get("THEORY_DRAW_THREADS", "").strip():
+        where = "THEORY_DRAW_THREADS"
+        raw = os.environ["THEORY_DRAW_THREADS"].strip()
+        try:
+            n = int(raw)
+        except ValueError:
+            raise ValueError(f"{where} must be an integer >= 1, got {raw!r}") from None
+    if n is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return max(1, os.cpu_count() or 1)
+    return _check_int(n, where, 1)
+
+
+_POOL: list = [None, 0]  # [ThreadPoolExecutor | None, its size]
+
+
+def _draw_pool(n: int) -> ThreadPoolExecutor:
+    """A kept pool of ``n`` drawing threads (a fresh pool per chunk costs ~0.1 ms)."""
+    if _POOL[0] is None or _POOL[1] != n:
+        if _POOL[0] is not None:
+            _POOL[0].shutdown(wait=False)
+        _POOL[0], _POOL[1] = ThreadPoolExecutor(max_workers=n,
+                                                thread_name_prefix="theory-draw"), n
+    return _POOL[0]
+
+
+def _forget_pool() -> None:  # a forked child has the pool object but not its threads
+    _POOL[0], _POOL[1] = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: int,
-                 out: tuple[list[np.ndarray], list[np.ndarray | None]] | None = None
+                 out: tuple[list[np.ndarray], list[np.ndarray | None]] | None = None,
+                 threads: int | None = None
                  ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     """Weights ``(n_groups·D, d_{h+1}, d_h)`` (zero where pruned) and float64 masks of
     groups ``g0 … g0 + n_groups - 1``, written into ``out`` (buffers of at least that
-    many draws, reused from chunk to chunk: fresh pages cost more than the drawing)."""
+    many draws, reused from chunk to chunk: fresh pages cost more than the drawing).
+
+    The ``(group, segment)`` streams are split into ``threads`` (default
+    :func:`draw_threads`) contiguous runs of about equal size, drawn concurrently; each
+    stream fills its own entries, so the bits do not depend on the split."""
     D = lay.group
     C = n_groups * D
     W, M = out if out is not None else _alloc(lay, C)
@@ -160,18 +218,33 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     M = [m[:C] if m is not None else None for m in M]
     modes = [FD.keep_thresholds(q) if q is not None else (FD.MODE_DENSE, 0, 0, 0)
              for q in lay.q]
-    for gl in range(n_groups):
-        sl = slice(gl * D, (gl + 1) * D)
-        W_flat = [w[sl].reshape(-1) for w in W]  # a group's piece is contiguous
-        M_flat = [m[sl].reshape(-1) if m is not None else None for m in M]
-        for s, subs in enumerate(lay.segments):
+    W_flat = [w.reshape(-1) for w in W]  # a group's piece is contiguous, so are groups
+    M_flat = [m.reshape(-1) if m is not None else None for m in M]
+    sizes = lay.sizes
+    streams = [(gl, s) for gl in range(n_groups) for s in range(len(lay.segments))]
+
+    def draw(lo: int, hi: int) -> None:
+        for gl, s in streams[lo:hi]:
             kid = np.random.SeedSequence(entropy=ss.entropy,
                                          spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
                                          pool_size=ss.pool_size)
             state = FD.sfc64_state(kid)
-            for h, a, b in subs:
-                FD.fill_piece(state, W_flat[h][a:b],
-                              M_flat[h][a:b] if M_flat[h] is not None else None, *modes[h])
+            for h, a, b in lay.segments[s]:
+                o = gl * D * sizes[h]
+                FD.fill_piece(state, W_flat[h][o + a:o + b],
+                              M_flat[h][o + a:o + b] if M_flat[h] is not None else None,
+                              *modes[h])
+
+    n_threads = min(draw_threads() if threads is None else threads, len(streams))
+    if n_threads < 2 or C * sum(sizes) < _PARALLEL_DRAW_ENTRIES:
+        draw(0, len(streams))
+        return W, M
+    cuts = [len(streams) * i // n_threads for i in range(n_threads + 1)]
+    futures = [_draw_pool(n_threads - 1).submit(draw, cuts[i], cuts[i + 1])
+               for i in range(1, n_threads)]
+    draw(cuts[0], cuts[1])  # the calling thread draws the first run
+    for f in futures:
+        f.result()
     return W, M
 
 

@@ -571,9 +571,16 @@ def _serial(todo: Sequence[Task]) -> Iterator[dict[str, Any]]:
         yield compute_task(t)
 
 
+def _one_draw_thread() -> None:
+    """Worker-process initializer: the processes already fill the CPUs, so each draws its
+    batches on one thread (:func:`theory.batched.draw_threads`; the bits do not change)."""
+    from . import batched
+    batched.DRAW_THREADS = 1
+
+
 def _processes(todo: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
-    ex = ProcessPoolExecutor(max_workers=jobs)
+    ex = ProcessPoolExecutor(max_workers=jobs, initializer=_one_draw_thread)
     try:
         futs = [ex.submit(compute_task, t) for t in todo]
         for f in as_completed(futs):
