@@ -143,11 +143,17 @@ def import_neural_tangents():
 
 # ----------------------------------------------------------------------------- helpers
 CLOCK = time.perf_counter  # --clock cpu: time.process_time (CPU time of the whole process)
+SETTLE = 0.2
+"""Seconds of quiet before every timed call: XLA's and OpenBLAS's worker threads spin for
+a while after a call, and in interleaved rounds that spinning lands on whichever call
+comes next (measured: our 2-thread draw at width 4096 took 150 ms right after
+neural-tangents' call and 80 ms after a pause)."""
 
 
 def best_of(fn, repeats: int) -> tuple[float, object]:
     best, out = float("inf"), None
     for _ in range(repeats):
+        time.sleep(SETTLE)
         t0 = CLOCK()
         out = fn()
         best = min(best, CLOCK() - t0)
@@ -170,7 +176,9 @@ def ours_split(arch, X, width, seed, draws, repeats):
     lay = B._layout(arch, d0, widths)
     gpc = B._groups_per_chunk(lay, n, B.DEFAULT_MEMORY_BUDGET)
     n_groups = -(-draws // lay.group)
-    bufs = B._alloc(lay, min(n_groups, gpc) * lay.group)
+    # the kept buffers of batched_kernels (fresh pages here would time page faults that
+    # the real path does not pay after its first call)
+    bufs = B._buffers(lay, min(n_groups, gpc) * lay.group)
     scales, factors = B.matrix_scales(arch)
     cs = float(arch.act.c_sigma(NUMPY))
     ss = np.random.SeedSequence(seed)
@@ -178,6 +186,7 @@ def ours_split(arch, X, width, seed, draws, repeats):
     best_draw = best_con = float("inf")
     for _ in range(repeats):
         t_draw = t_con = 0.0
+        time.sleep(SETTLE)
         for g0 in range(0, n_groups, gpc):
             ng = min(gpc, n_groups - g0)
             t0 = CLOCK()
@@ -251,6 +260,7 @@ def interleaved_best(fns: dict, rounds: int) -> dict:
     best = {k: (float("inf"), None) for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
+            time.sleep(SETTLE)
             t0 = CLOCK()
             out = fn()
             dt = CLOCK() - t0
