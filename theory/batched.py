@@ -179,21 +179,20 @@ def draw_threads() -> int:
     return _check_int(n, where, 1)
 
 
-_POOL: list = [None, 0]  # [ThreadPoolExecutor | None, its size]
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 def _draw_pool(n: int) -> ThreadPoolExecutor:
-    """A kept pool of ``n`` drawing threads (a fresh pool per chunk costs ~0.1 ms)."""
-    if _POOL[0] is None or _POOL[1] != n:
-        if _POOL[0] is not None:
-            _POOL[0].shutdown(wait=False)
-        _POOL[0], _POOL[1] = ThreadPoolExecutor(max_workers=n,
-                                                thread_name_prefix="theory-draw"), n
-    return _POOL[0]
+    """A kept pool of ``n`` drawing threads (a fresh pool per chunk costs ~0.1 ms); one
+    per size, never shut down while another call might be using it."""
+    pool = _POOLS.get(n)
+    if pool is None:
+        pool = _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="theory-draw")
+    return pool
 
 
-def _forget_pool() -> None:  # a forked child has the pool object but not its threads
-    _POOL[0], _POOL[1] = None, 0
+def _forget_pool() -> None:  # a forked child has the pool objects but not their threads
+    _POOLS.clear()
 
 
 if hasattr(os, "register_at_fork"):
