@@ -57,6 +57,7 @@ Memory
 from __future__ import annotations
 
 import functools
+import itertools
 import numbers
 import os
 import threading
@@ -222,8 +223,11 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     sizes = lay.sizes
     streams = [(gl, s) for gl in range(n_groups) for s in range(len(lay.segments))]
 
-    def draw(lo: int, hi: int) -> None:
-        for gl, s in streams[lo:hi]:
+    def draw(take) -> None:
+        for j in take:
+            if j >= len(streams):
+                return
+            gl, s = streams[j]
             kid = np.random.SeedSequence(entropy=ss.entropy,
                                          spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
                                          pool_size=ss.pool_size)
@@ -236,12 +240,13 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
 
     n_threads = min(draw_threads() if threads is None else threads, len(streams))
     if n_threads < 2 or C * sum(sizes) < _PARALLEL_DRAW_ENTRIES:
-        draw(0, len(streams))
+        draw(range(len(streams)))
         return W, M
-    cuts = [len(streams) * i // n_threads for i in range(n_threads + 1)]
-    futures = [_draw_pool(n_threads - 1).submit(draw, cuts[i], cuts[i + 1])
-               for i in range(1, n_threads)]
-    draw(cuts[0], cuts[1])  # the calling thread draws the first run
+    # each thread takes the next stream when it is free (itertools.count is atomic under
+    # the GIL): the Python part of a stream holds the GIL, so fixed halves finish unevenly
+    take = itertools.count()
+    futures = [_draw_pool(n_threads - 1).submit(draw, take) for _ in range(1, n_threads)]
+    draw(take)  # the calling thread draws too
     for f in futures:
         f.result()
     return W, M
