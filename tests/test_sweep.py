@@ -359,3 +359,29 @@ def test_committed_experiment_rows_are_reproducible():
         old = stored[(t.config_hash, t.seed)]
         assert {k: row[k] for k in S.COLUMNS if k not in S.TIMING_COLUMNS} == \
                {k: old[k] for k in S.COLUMNS if k not in S.TIMING_COLUMNS}
+
+
+def test_rows_do_not_depend_on_the_callers_blas_threads(monkeypatch):
+    """compute_task runs its draws and limits with one BLAS thread, whatever the caller's
+    (serial runs keep numpy's default, Dask's nanny starts workers with one): OpenBLAS
+    rounds some products differently with one thread and with two (a 420-wide masked
+    layer's NTK term here, by 2e-16), which made a row depend on where it was computed."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    cfg = S.config_from_dict({"widths": [420], "p": [0.3], "depth": 2, "draws": 5,
+                              "seeds": 1, "activation": "erf", "inputs": {"n": 4, "d0": 7}})
+    task = S.tasks(cfg)[0]
+    seen = []
+    real = S.empirical_ntk
+
+    def spy(*args, **kw):
+        seen.append({m["num_threads"] for m in threadpool_info() if m["user_api"] == "blas"})
+        return real(*args, **kw)
+
+    monkeypatch.setattr(S, "empirical_ntk", spy)
+    rows = {}
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            rows[threads] = S.compute_task(task)
+    assert seen == [{1}, {1}]  # the draws ran with one BLAS thread both times
+    keep = [k for k in S.COLUMNS if k not in S.TIMING_COLUMNS]
+    assert {k: rows[1][k] for k in keep} == {k: rows[2][k] for k in keep}
