@@ -11,6 +11,8 @@ What theory.batched documents, tested here:
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -356,3 +358,39 @@ def test_forked_child_draws_on_its_own_pool():
     assert parent.poll(60), "the forked child did not finish drawing within 60 s"
     assert parent.recv() == float(W[1].sum())
     proc.join(10)
+
+
+def test_interrupted_draw_leaves_no_thread_writing(monkeypatch):
+    """An exception in the calling thread's share of a threaded draw (a KeyboardInterrupt,
+    say) stops the other drawing threads and waits for them: the kept buffers are reused
+    by the next call, which must give the uninterrupted bits."""
+    import theory.batched as B
+    import theory.fastdraw as FD
+    arch = Architecture(depth=2, activation="relu", p=0.3, pruned="all")
+    X = _inputs(n=3, d0=32)
+    monkeypatch.setattr(B, "DRAW_THREADS", 2)
+    ref = empirical_ntk(arch, X, 1024, 8, draws=1)  # 9 segments, drawn on 2 threads
+    real = FD.fill_piece
+    main = threading.get_ident()
+    calls, active, lock = [], [0], threading.Lock()
+
+    def interrupted(*args):
+        if threading.get_ident() == main:
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real(*args)
+        with lock:
+            active[0] += 1
+        try:
+            return real(*args)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(FD, "fill_piece", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        empirical_ntk(arch, X, 1024, 8, draws=1)
+    assert active[0] == 0  # no other thread is still writing into the buffers
+    monkeypatch.setattr(FD, "fill_piece", real)
+    assert np.array_equal(empirical_ntk(arch, X, 1024, 8, draws=1), ref)

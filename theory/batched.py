@@ -208,9 +208,11 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     groups ``g0 … g0 + n_groups - 1``, written into ``out`` (buffers of at least that
     many draws, reused from chunk to chunk: fresh pages cost more than the drawing).
 
-    The ``(group, segment)`` streams are split into ``threads`` (default
-    :func:`draw_threads`) contiguous runs of about equal size, drawn concurrently; each
-    stream fills its own entries, so the bits do not depend on the split."""
+    The ``(group, segment)`` streams are drawn by ``threads`` (default
+    :func:`draw_threads`) threads at once, each taking the next stream when it is free;
+    each stream fills its own entries, so the bits do not depend on the split. If the
+    calling thread is interrupted, the others stop after their current stream and are
+    waited for, so that no thread still writes into ``out`` afterwards."""
     D = lay.group
     C = n_groups * D
     W, M = out if out is not None else _alloc(lay, C)
@@ -223,9 +225,11 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     sizes = lay.sizes
     streams = [(gl, s) for gl in range(n_groups) for s in range(len(lay.segments))]
 
+    stop = threading.Event()
+
     def draw(take) -> None:
         for j in take:
-            if j >= len(streams):
+            if j >= len(streams) or stop.is_set():
                 return
             gl, s = streams[j]
             kid = np.random.SeedSequence(entropy=ss.entropy,
@@ -246,7 +250,13 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     # the GIL): the Python part of a stream holds the GIL, so fixed halves finish unevenly
     take = itertools.count()
     futures = [_draw_pool(n_threads - 1).submit(draw, take) for _ in range(1, n_threads)]
-    draw(take)  # the calling thread draws too
+    try:
+        draw(take)  # the calling thread draws too
+    except BaseException:  # e.g. KeyboardInterrupt: the buffers are reused by the next call
+        stop.set()
+        for f in futures:
+            f.exception()
+        raise
     for f in futures:
         f.result()
     return W, M
