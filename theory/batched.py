@@ -45,8 +45,10 @@ Memory
     (weights, masks, forward/backward signals, contraction temporaries, see
     :func:`bytes_per_draw`) fits ``memory_budget`` bytes (default
     ``DEFAULT_MEMORY_BUDGET`` = 256 MiB); within the budget a chunk is kept to about
-    ``_FAST_CHUNK_BYTES`` = 4 MiB, which stays in cache and whose buffers are reused from
-    chunk to chunk (measured faster than larger chunks). A chunk always holds at least one
+    ``_FAST_CHUNK_BYTES`` = 4 MiB per drawing thread, which stays in cache and whose
+    buffers are reused from chunk to chunk (measured faster than larger chunks; with two
+    threads a chunk of 8 MiB holds at least two segments at widths 32–128, which are then
+    drawn at once: 1.2–1.3x per draw). A chunk always holds at least one
     group, so a single network larger than the budget is still computed (one draw at a
     time). The returned arrays, ``K (L+3) n²`` floats, are not part of the budget.
     The weight and mask buffers of the last chunk shape stay allocated per thread after
@@ -87,7 +89,7 @@ _SEGMENT_ENTRIES = 1 << 17  # entries per independently seeded segment (measured
 _PAIR_CHUNK_BYTES = 1 << 23  # cap on one (pairs, d) contraction temporary per group
 _FAST_CHUNK_BYTES = 4 << 20  # preferred chunk size (stays in L3, buffers reused)
 DRAW_THREADS: int | None = None  # threads drawing a chunk's segments; None: draw_threads()
-_PARALLEL_DRAW_ENTRIES = 1 << 18  # below this a chunk is drawn on the calling thread (a
+_PARALLEL_DRAW_ENTRIES = 1 << 17  # below this a chunk is drawn on the calling thread (a
 # hand-off to the pool costs tens of microseconds, a segment ~0.4 ms)
 
 
@@ -442,11 +444,13 @@ def _batched_contributions(weights, masks, factors, G, Bt, n: int, group: int) -
     return out
 
 
-def _groups_per_chunk(lay: _Layout, n: int, budget: int) -> int:
-    """Whole groups per chunk: within ``budget``, and preferably within a few MB, where the
-    chunk stays in cache and its reused buffers avoid page faults (measured faster)."""
+def _groups_per_chunk(lay: _Layout, n: int, budget: int, threads: int | None = None) -> int:
+    """Whole groups per chunk: within ``budget``, and preferably within a few MB per drawing
+    thread (default :func:`draw_threads`), where the chunk stays in cache and its reused
+    buffers avoid page faults (measured faster). The bits do not depend on it."""
     per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None for q in lay.q), lay.group)
-    return max(1, min(budget, _FAST_CHUNK_BYTES) // (per_draw * lay.group))
+    fast = _FAST_CHUNK_BYTES * (draw_threads() if threads is None else threads)
+    return max(1, min(budget, fast) // (per_draw * lay.group))
 
 
 def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike, draws: Any,
