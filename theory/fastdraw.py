@@ -35,15 +35,16 @@ What it draws (bit for bit a function of the stream, testable against numpy itse
   holds without exception.
 
 Speed (this machine, one thread, a piece of ``2^17`` entries in cache, ``q = 0.7``):
-~3.5 ns per entry for the whole masked piece (mask pass ~0.9 ns, ~2 ns for the normals
-of the kept 70 %), ~2.9 ns per entry of an unmasked piece; per SFC64 word ~1.4 ns. Two
-things made the difference over a first version (4.6 ns per normal): the generator state
-lives in local variables inside the loops (through the state array every store into
-``W`` may alias it, so it was reloaded and stored per word), and a mask word's eight
-bytes are compared with ``t`` at once (SWAR) with table look-ups for the mask values and
-kept positions, byte by byte only for a word holding a tie. Whole batches run slower per
-entry (4–7 ns on one thread, varying with the machine's other load) because the weights
-and masks leave the cache; :mod:`theory.batched` draws the segments on several threads.
+~3.0 ns per entry for the whole masked piece (mask pass ~0.9 ns, ~1.7 ns for the normals
+of the kept 70 %), ~2.4 ns per entry of an unmasked piece; per SFC64 word ~1.4 ns. What
+made the difference over a first version (4.6 ns per normal, 4.5 ns per masked entry):
+the generator state lives in local variables inside the loops (through the state array
+every store into ``W`` may alias it, so it was reloaded and stored per word); the
+ziggurat's fast path has its own call-free inner loop (:func:`_normals_at`); and a mask
+word's eight bytes are compared with ``t`` at once (SWAR) with table look-ups for the
+mask values and kept positions, byte by byte only for a word holding a tie. Whole
+batches run slower per entry (4–7 ns on one thread, varying with the machine's other
+load); :mod:`theory.batched` draws the segments on several threads.
 The compile happens once per machine (a few seconds; ``cache=True``), later processes
 load it from the cache in well under a second.
 """
