@@ -308,11 +308,16 @@ def _truncate(expr) -> dict:
     return {m: c for m, c in zip(P.monoms(), P.coeffs()) if sum(m) <= MAX_DEG}
 
 
-def _series(n: int, hs: list) -> dict:
-    """Coefficients of ``F/q^n = Σ_m h_m S^{n−m}(c + γ − cS)^m`` in ``(α, β, γ)``."""
+def _power_terms(n: int) -> list:
+    """``[S^{n−m}(c + γ − cS)^m for m = 0..6]`` as ``{(i, j, k): coefficient}``
+    polynomials in ``(α, β, γ)`` truncated at total degree 6, with
+    ``S = (1 + α)^{1/2}(1 + β)^{1/2}``: the terms of ``F/q^n`` that :func:`_series` and
+    :func:`_moments3` weight."""
     a, b, g = DEV
+
     def half_pow(x, p):   # (1 + x)^{p/2} to degree 6
         return sum(sp.binomial(sp.Rational(p, 2), k) * x ** k for k in range(MAX_DEG + 1))
+
     def mul(p1, p2):
         out: dict = {}
         for m1, c1 in p1.items():
@@ -321,18 +326,28 @@ def _series(n: int, hs: list) -> dict:
                 if sum(m) <= MAX_DEG:
                     out[m] = out.get(m, 0) + c1 * c2
         return out
+
     S = mul(_truncate(half_pow(a, 1)), _truncate(half_pow(b, 1)))
     base = {m: -C0 * v for m, v in S.items()}                # c + γ − cS
     base[(0, 0, 0)] = base.get((0, 0, 0), 0) + C0
     base[(0, 0, 1)] = base.get((0, 0, 1), 0) + 1
-    total: dict = {}
+    terms = []
     powm = {(0, 0, 0): sp.Integer(1)}
     for m in range(MAX_DEG + 1):
         Sp = mul(_truncate(half_pow(a, n - m)), _truncate(half_pow(b, n - m)))
-        for mono, v in mul(Sp, powm).items():
-            total[mono] = total.get(mono, 0) + hs[m] * v
+        terms.append(mul(Sp, powm))
         powm = mul(powm, base)
+    return terms
+
+
+def _series(n: int, hs: list) -> dict:
+    """Coefficients of ``F/q^n = Σ_m h_m S^{n−m}(c + γ − cS)^m`` in ``(α, β, γ)``."""
+    total: dict = {}
+    for m, term in enumerate(_power_terms(n)):
+        for mono, v in term.items():
+            total[mono] = total.get(mono, 0) + hs[m] * v
     return {m: sp.expand(v) for m, v in total.items()}
+
 
 
 def _moment_terms(mono: tuple) -> dict:
@@ -366,8 +381,8 @@ def derivation_key() -> str:
     (``theory/_mixture_terms/relu{n}.py``) are valid only for this key."""
     import hashlib
     import inspect
-    parts = [inspect.getsource(g) for g in (_h_of_theta, _h_coeffs, _truncate, _moments3,
-                                            _moment_terms, _build3)]
+    parts = [inspect.getsource(g) for g in (_h_of_theta, _h_coeffs, _truncate, _power_terms,
+                                            _moments3, _moment_terms, _build3)]
     parts.append(repr((MAX_ORDER, MAX_DEG, CUM_IDX)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -420,31 +435,13 @@ def _build3(n: int) -> Callable:
 def _moments3(n: int) -> list:
     """``[{order: μ_m^{(order)}}]`` for ``m = 0..6``: the parts of order 1, 2, 3 in
     ``1/d0`` of ``E[S^{n−m}(c + γ − cS)^m]`` in the cumulant symbols ``K_ijk``."""
-    a, b, g = DEV
-    def half_pow(x, p):
-        return sum(sp.binomial(sp.Rational(p, 2), k) * x ** k for k in range(MAX_DEG + 1))
-    def mul(p1, p2):
-        out: dict = {}
-        for m1, c1 in p1.items():
-            for m2, c2 in p2.items():
-                m = tuple(u + v for u, v in zip(m1, m2))
-                if sum(m) <= MAX_DEG:
-                    out[m] = out.get(m, 0) + c1 * c2
-        return out
-    S = mul(_truncate(half_pow(a, 1)), _truncate(half_pow(b, 1)))
-    base = {m: -C0 * v for m, v in S.items()}                # c + γ − cS
-    base[(0, 0, 0)] = base.get((0, 0, 0), 0) + C0
-    base[(0, 0, 1)] = base.get((0, 0, 1), 0) + 1
     out = []
-    powm = {(0, 0, 0): sp.Integer(1)}
-    for m in range(MAX_DEG + 1):
-        Sp = mul(_truncate(half_pow(a, n - m)), _truncate(half_pow(b, n - m)))
+    for term in _power_terms(n):
         mu: dict = {}
-        for mono, v in mul(Sp, powm).items():
+        for mono, v in term.items():
             for order, (s_, _) in _moment_terms(mono).items():
                 mu[order] = mu.get(order, 0) + sp.expand(v) * s_
         out.append(mu)
-        powm = mul(powm, base)
     return out
 
 

@@ -4,7 +4,7 @@ input-layer mixture for ReLU^1 (theory.mixture_expansion._build3)."""
 import numpy
 from numpy import *
 
-KEY = "ce2c0aa4d7c0c551"
+KEY = "9be7c389592948e0"
 
 
 def _lambdifygenerated(alpha, c0, s0, theta0, K_002, K_011, K_020, K_101, K_110, K_200, K_003, K_012, K_021, K_030, K_102, K_111, K_120, K_201, K_210, K_300, K_004, K_013, K_022, K_031, K_040, K_103, K_112, K_121, K_130, K_202, K_211, K_220, K_301, K_310, K_400, K_005, K_014, K_023, K_032, K_041, K_050, K_104, K_113, K_122, K_131, K_140, K_203, K_212, K_221, K_230, K_302, K_311, K_320, K_401, K_410, K_500):
