@@ -17,7 +17,6 @@ Which route computed the input-layer mixture, and with what error, is reported b
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from collections import deque
@@ -28,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .architecture import Architecture
+from .blas_threads import one_blas_thread
 from .backends import NumpyBackend, get_backend
 from .input_layer import (DEFAULT_N_MASKS, DEFAULT_TOL, MixturePlan, MixtureSampledWarning,
                           layer1_mixture, needs_mixture)
@@ -213,16 +213,6 @@ def _object_kernels(B, arch, A, A2, *, mix, per_layer, method, n_masks, seed):
     return res, rep
 
 
-def _blas_single_thread():
-    """Our tiles run in parallel threads; a multi-threaded BLAS inside each tile's small
-    GEMM oversubscribes the cores (measured: 48 ms instead of 1.7 ms for a 256×16×1024
-    product on a loaded 2-core machine). ``threadpoolctl`` (optional) limits BLAS to
-    one thread for the duration of the driver."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 #: glibc ``malloc`` settings applied once by the float64 driver (``TUNE_MALLOC = False``
@@ -340,7 +330,9 @@ def _numpy_kernels(arch, A, A2, *, mix, per_layer, method, n_masks, seed, tol, t
         if progress is not None:
             progress((i1 - i0) * (j1 - j0) * (2 if sym and i0 != j0 else 1))
 
-    with _blas_single_thread():
+    # our tiles run in parallel threads: a multi-threaded BLAS inside each tile's small
+    # GEMM would oversubscribe the cores (theory.blas_threads)
+    with one_blas_thread():
         if workers == 1 or len(tiles) == 1:
             for t in tiles:
                 t, out, st = one(t)
