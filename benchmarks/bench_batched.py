@@ -170,11 +170,21 @@ SPLIT_BEST: dict = {}  # (width, draws) -> best (draw, contraction) seconds so f
 
 def ours_split(arch, X, width, seed, draws, repeats):
     """Our batched path, timed as drawing vs forward/backward + contraction (same chunks
-    as ``batched_kernels``); the best of each part is also kept in ``SPLIT_BEST``."""
+    as ``batched_kernels``); the best of each part is also kept in ``SPLIT_BEST``.
+
+    Small networks (``B._whole_chunks``): the real path draws and contracts whole chunks
+    on every thread at once; here each chunk is drawn and then contracted (compiled
+    kernels) on the calling thread alone, so the two parts are one-thread costs.
+    Larger networks: the chunk's segments drawn on the drawing threads, then the BLAS
+    contraction, as in the real path."""
     n, d0 = X.shape
     widths = (width,) * arch.depth
     lay = B._layout(arch, d0, widths)
-    gpc = B._groups_per_chunk(lay, n, B.DEFAULT_MEMORY_BUDGET)
+    whole = B._whole_chunks(lay, n)
+    if whole:
+        gpc = B._groups_per_chunk(lay, n, B.DEFAULT_MEMORY_BUDGET // B.draw_threads(), 1)
+    else:
+        gpc = B._groups_per_chunk(lay, n, B.DEFAULT_MEMORY_BUDGET)
     n_groups = -(-draws // lay.group)
     # the kept buffers of batched_kernels (fresh pages here would time page faults that
     # the real path does not pay after its first call)
@@ -183,6 +193,8 @@ def ours_split(arch, X, width, seed, draws, repeats):
     cs = float(arch.act.c_sigma(NUMPY))
     ss = np.random.SeedSequence(seed)
     XT = np.ascontiguousarray(X.T)
+    C = min(n_groups, gpc) * lay.group
+    outs = (np.empty((C, n, n)), np.empty((C, n)), np.empty((C, arch.depth + 1, n, n)))
     best_draw = best_con = float("inf")
     for _ in range(repeats):
         t_draw = t_con = 0.0
@@ -190,10 +202,15 @@ def ours_split(arch, X, width, seed, draws, repeats):
         for g0 in range(0, n_groups, gpc):
             ng = min(gpc, n_groups - g0)
             t0 = CLOCK()
-            W, M = B._draw_groups(ss, lay, g0, ng, bufs)
+            W, M = B._draw_groups(ss, lay, g0, ng, bufs, threads=1 if whole else None)
             t1 = CLOCK()
-            G, Bt, _ = B._batched_trace(W, scales, arch.act, cs, widths, XT, True)
-            B._batched_contributions(W, M, factors, G, Bt, n, lay.group)
+            if whole:
+                c = W[0].shape[0]
+                B._compiled_chunk(W, M, scales, factors, arch.act, cs, widths, X, True,
+                                  *(o[:c] for o in outs))
+            else:
+                G, Bt, _ = B._batched_trace(W, scales, arch.act, cs, widths, XT, True)
+                B._batched_contributions(W, M, factors, G, Bt, n, lay.group)
             t2 = CLOCK()
             t_draw += t1 - t0
             t_con += t2 - t1
@@ -329,8 +346,9 @@ def part_a(args, jax):
               f"{cols['d']:>12}")
     print("loop = the single-draw path empirical_ntk(arch, X, width, seed) in a Python loop "
           "(200 draws);\n"
-          "ours = empirical_ntk(..., draws=K) end to end (drawing included); draw/contr: the "
-          "same chunks timed apart (contr = forward/backward + contraction);\n"
+          "ours = empirical_ntk(..., draws=K) end to end (drawing included, whole chunks drawn "
+          "and contracted on every thread at once); draw/contr: the same chunks timed apart "
+          "on ONE thread (contr = compiled forward/backward + contraction);\n"
           "JAXown = jit(vmap(jax.random draw + NTK)) over K keys; JAXgiven = jit(vmap(NTK)) of "
           "OUR K drawn networks, already on the device (compile excluded for both);\n"
           "(i) = JAXown/ours (both draw and contract); (ii) = JAXgiven/contr (neither draws); "

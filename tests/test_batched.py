@@ -394,3 +394,76 @@ def test_interrupted_draw_leaves_no_thread_writing(monkeypatch):
     assert active[0] == 0  # no other thread is still writing into the buffers
     monkeypatch.setattr(FD, "fill_piece", real)
     assert np.array_equal(empirical_ntk(arch, X, 1024, 8, draws=1), ref)
+
+
+# ----------------------------------------------------------------------------- compiled contraction
+_COMPILED_CASES = [
+    (Architecture(depth=3, activation="relu", p=0.3, pruned="all"), 24, 3),
+    (Architecture(depth=2, activation="erf", p=0.6, model="variance"), 17, 5),
+    (Architecture(depth=2, activation="tanh", p=0.5, pruned="hidden", rescale=True), 12, 1),
+    (Architecture(depth=1, activation="relu2", p=[0.2, 0.7]), 30, 2),
+    (Architecture(depth=2, activation="relu", p=0.4, pruned="all"), 9, 16),
+]
+
+
+@pytest.mark.parametrize("arch, width, n", _COMPILED_CASES)
+def test_compiled_contraction_equals_the_numpy_path(arch, width, n):
+    """Small networks are contracted by theory.fastcontract's kernels; on the same drawn
+    networks they must give what the numpy/BLAS path (_batched_trace and
+    _batched_contributions) gives, to rounding: masked and unmasked matrices, both
+    models, rescaling, several activations, 1 to MAX_INPUTS inputs."""
+    import theory.batched as B
+    from theory.backends import NUMPY
+    X = _inputs(n=n, d0=7)
+    widths = B._resolve_widths(arch, width)
+    lay = B._layout(arch, 7, widths)
+    assert lay.group >= 2 and n <= B.FC.MAX_INPUTS  # the compiled path's domain
+    nets = draw_networks(arch, 7, width, seed=3, draws=lay.group + 2)
+    W, M = list(nets.weights), list(nets.masks)
+    cs = float(arch.act.c_sigma(NUMPY))
+    G, Bt, out = B._batched_trace(W, nets.scales, arch.act, cs, widths,
+                                  np.ascontiguousarray(X.T), True)
+    ref = B._batched_contributions(W, M, nets.ntk_factors, G, Bt, n, lay.group)
+    C = nets.draws
+    nngp, output, per = np.empty((C, n, n)), np.empty((C, n)), np.empty(ref.shape)
+    B._compiled_chunk(W, M, nets.scales, nets.ntk_factors, arch.act, cs, widths, X, True,
+                      nngp, output, per)
+    scale = np.abs(ref).max()
+    assert np.abs(per - ref).max() <= 1e-13 * scale
+    assert np.abs(output - out).max() <= 1e-13 * np.abs(out).max()
+    gl = G[-1]
+    nngp_ref = np.matmul(np.swapaxes(gl, -1, -2), gl)
+    assert np.abs(nngp - nngp_ref).max() <= 1e-13 * np.abs(nngp_ref).max()
+    # and the public API takes that path and returns the same arrays
+    res = sample_kernels(arch, X, width, seed=3, draws=C)
+    assert np.array_equal(res["per_layer"], per) and np.array_equal(res["nngp"], nngp)
+
+
+def test_compiled_path_bits_do_not_depend_on_threads_or_budget(monkeypatch):
+    """Whole chunks of small networks are drawn and contracted on several threads at
+    once; each draw is contracted on its own, so 1 or 3 threads and any budget give the
+    same bits (and more inputs than MAX_INPUTS fall back to the numpy path)."""
+    import theory.batched as B
+    arch = Architecture(depth=2, activation="relu", p=0.3, pruned="all")
+    X = _inputs(n=4, d0=20)
+    lay = B._layout(arch, 20, (40, 40))
+    K = 7 * lay.group + 5
+    seen = []
+    real = B._compiled_chunk
+
+    def spy(*args):
+        seen.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(B, "_compiled_chunk", spy)
+    out = {}
+    for threads, budget in ((1, None), (3, None), (3, 1), (2, 3 * 2 ** 20)):
+        monkeypatch.setattr(B, "DRAW_THREADS", threads)
+        out[(threads, budget)] = empirical_ntk(arch, X, 40, 4, draws=K, memory_budget=budget)
+    ref = out[(1, None)]
+    assert all(np.array_equal(v, ref) for v in out.values())
+    assert len(set(seen)) >= 2  # chunks did run on more than one thread
+    Xbig = _inputs(n=B.FC.MAX_INPUTS + 1, d0=20)
+    seen.clear()
+    empirical_ntk(arch, Xbig, 40, 4, draws=3)
+    assert not seen  # too many inputs: the pair-stacked BLAS contraction

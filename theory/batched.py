@@ -4,7 +4,8 @@ The network, the two pruning models and the NTK contraction are those of
 :mod:`theory.network` (docs/math.md#network, docs/math.md#pruning); this module evaluates
 ``K`` of them at once: the weights of matrix ``h`` of all draws of a chunk are one stacked
 ``(C, d_{h+1}, d_h)`` array, and every product is a batched ``numpy.matmul`` over that
-stack (one BLAS call per draw issued from C, no Python loop over draws). The public entry
+stack (one BLAS call per draw issued from C, no Python loop over draws), or, for small
+networks, a compiled loop over the draws (:mod:`theory.fastcontract`). The public entry
 points are :func:`theory.empirical_ntk`, :func:`theory.empirical_nngp` and
 :func:`theory.sample_kernels` with ``draws=K``; they return a leading axis of length ``K``.
 
@@ -35,26 +36,37 @@ Reproducibility (what a batch is)
     piece's mask bytes (exact keep probability) and then numpy's float64 ziggurat normal
     for every kept entry in order, an unmasked piece's normals directly
     (:mod:`theory.fastdraw`: why a compiler, what exactly is drawn, and the tests that tie
-    it to numpy's own SFC64 and ``standard_normal``). The segments of a chunk are drawn
-    concurrently on :func:`draw_threads` threads (default: every CPU the process may use;
-    ``THEORY_DRAW_THREADS`` or ``theory.batched.DRAW_THREADS`` to choose): each fills its
-    own entries from its own stream, so the bits do not depend on the thread count.
+    it to numpy's own SFC64 and ``standard_normal``).
+
+Two ways to compute a batch (chosen from the layout and ``n`` only)
+    *Small networks* (``D ≥ 2``, i.e. at most ``2^16`` weights, and at most
+    ``theory.fastcontract.MAX_INPUTS`` inputs): whole chunks are drawn *and* contracted
+    by one thread each, on :func:`draw_threads` threads at once, the contraction by the
+    compiled kernels of :mod:`theory.fastcontract` (which release the GIL; the numpy
+    contraction's many small calls do not, and ran slower on two threads than on one).
+    *Larger networks or more inputs*: one chunk at a time, its segments drawn on the
+    threads at once, then contracted by batched BLAS GEMMs (:func:`_batched_trace`,
+    :func:`_batched_contributions`). Either way each draw is computed on its own in a
+    fixed order and each segment fills its own entries from its own stream, so the bits
+    depend neither on ``draws``, ``memory_budget`` nor the thread count
+    (``THEORY_DRAW_THREADS`` or ``theory.batched.DRAW_THREADS``; default every CPU the
+    process may use; ``tests/test_batched.py``). The two contractions agree to rounding
+    (tested), not bit for bit.
 
 Memory
     A batch is computed in chunks of whole groups whose estimated peak working set
     (weights, masks, forward/backward signals, contraction temporaries, see
     :func:`bytes_per_draw`) fits ``memory_budget`` bytes (default
-    ``DEFAULT_MEMORY_BUDGET`` = 256 MiB); within the budget a chunk is kept to about
-    ``_FAST_CHUNK_BYTES`` = 4 MiB per drawing thread, which stays in cache and whose
-    buffers are reused from chunk to chunk (measured faster than larger chunks; with two
-    threads a chunk of 8 MiB holds at least two segments at widths 32–128, which are then
-    drawn at once: 1.2–1.3x per draw). A chunk always holds at least one
-    group, so a single network larger than the budget is still computed (one draw at a
-    time). The returned arrays, ``K (L+3) n²`` floats, are not part of the budget.
-    The weight and mask buffers of the last chunk shape stay allocated per thread after
-    the call (at most one chunk: within the budget, or one network when a single network
-    exceeds it) and are reused by the next call with the same shapes;
-    :func:`release_buffers` frees them.
+    ``DEFAULT_MEMORY_BUDGET`` = 256 MiB; for small networks the budget is shared by the
+    threads' chunks); within the budget a chunk is kept to about
+    ``_FAST_CHUNK_BYTES`` = 4 MiB (per drawing thread for larger networks), which stays
+    in cache and whose buffers are reused from chunk to chunk (measured faster than
+    larger chunks). A chunk always holds at least one group, so a single network larger
+    than the budget is still computed (one draw at a time). The returned arrays,
+    ``K (L+3) n²`` floats, are not part of the budget. The weight and mask buffers of the
+    last chunk shape stay allocated per thread after the call (at most one chunk per
+    thread) and are reused by the next call with the same shapes;
+    :func:`release_buffers` frees the calling thread's.
 """
 from __future__ import annotations
 
@@ -71,6 +83,7 @@ import numpy as np
 
 from .architecture import Architecture
 from .backends import NUMPY
+from . import fastcontract as FC
 from . import fastdraw as FD
 from .network import (
     Network, SeedLike, WidthLike, _check_arch, _check_int, _check_seed, _check_X, _pairs,
@@ -211,10 +224,8 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     many draws, reused from chunk to chunk: fresh pages cost more than the drawing).
 
     The ``(group, segment)`` streams are drawn by ``threads`` (default
-    :func:`draw_threads`) threads at once, each taking the next stream when it is free;
-    each stream fills its own entries, so the bits do not depend on the split. If the
-    calling thread is interrupted, the others stop after their current stream and are
-    waited for, so that no thread still writes into ``out`` afterwards."""
+    :func:`draw_threads`) threads at once (:func:`_run_tasks`); each stream fills its own
+    entries, so the bits do not depend on the split."""
     D = lay.group
     C = n_groups * D
     W, M = out if out is not None else _alloc(lay, C)
@@ -227,41 +238,57 @@ def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: in
     sizes = lay.sizes
     streams = [(gl, s) for gl in range(n_groups) for s in range(len(lay.segments))]
 
+    def draw(j: int) -> None:
+        gl, s = streams[j]
+        kid = np.random.SeedSequence(entropy=ss.entropy,
+                                     spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
+                                     pool_size=ss.pool_size)
+        state = FD.sfc64_state(kid)
+        for h, a, b in lay.segments[s]:
+            o = gl * D * sizes[h]
+            FD.fill_piece(state, W_flat[h][o + a:o + b],
+                          M_flat[h][o + a:o + b] if M_flat[h] is not None else None,
+                          *modes[h])
+
+    n_threads = draw_threads() if threads is None else threads
+    if C * sum(sizes) < _PARALLEL_DRAW_ENTRIES:
+        n_threads = 1
+    _run_tasks(draw, len(streams), n_threads)
+    return W, M
+
+
+def _run_tasks(task, n_tasks: int, threads: int) -> None:
+    """``task(j)`` for ``j = 0 … n_tasks - 1`` on ``threads`` threads (the calling thread
+    and kept pool threads), each taking the next ``j`` when it is free: the Python part
+    of a task holds the GIL, so fixed shares finish unevenly (``itertools.count`` is
+    atomic under the GIL). Tasks must write disjoint outputs and must not submit to the
+    pool themselves. If the calling thread is interrupted (e.g. ``KeyboardInterrupt``),
+    the other threads stop after their current task and are waited for, so that none
+    still writes into buffers the next call reuses."""
+    threads = min(threads, n_tasks)
+    if threads < 2:
+        for j in range(n_tasks):
+            task(j)
+        return
+    take = itertools.count()
     stop = threading.Event()
 
-    def draw(take) -> None:
+    def run() -> None:
         for j in take:
-            if j >= len(streams) or stop.is_set():
+            if j >= n_tasks or stop.is_set():
                 return
-            gl, s = streams[j]
-            kid = np.random.SeedSequence(entropy=ss.entropy,
-                                         spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
-                                         pool_size=ss.pool_size)
-            state = FD.sfc64_state(kid)
-            for h, a, b in lay.segments[s]:
-                o = gl * D * sizes[h]
-                FD.fill_piece(state, W_flat[h][o + a:o + b],
-                              M_flat[h][o + a:o + b] if M_flat[h] is not None else None,
-                              *modes[h])
+            task(j)
 
-    n_threads = min(draw_threads() if threads is None else threads, len(streams))
-    if n_threads < 2 or C * sum(sizes) < _PARALLEL_DRAW_ENTRIES:
-        draw(range(len(streams)))
-        return W, M
-    # each thread takes the next stream when it is free (itertools.count is atomic under
-    # the GIL): the Python part of a stream holds the GIL, so fixed halves finish unevenly
-    take = itertools.count()
-    futures = [_draw_pool(n_threads - 1).submit(draw, take) for _ in range(1, n_threads)]
+    futures = [_draw_pool(threads - 1).submit(run) for _ in range(1, threads)]
     try:
-        draw(take)  # the calling thread draws too
-    except BaseException:  # e.g. KeyboardInterrupt: the buffers are reused by the next call
+        run()  # the calling thread works too
+    except BaseException:
         stop.set()
         for f in futures:
             f.exception()
         raise
     for f in futures:
         f.result()
-    return W, M
 
 
 _BUFFERS = threading.local()
@@ -444,6 +471,54 @@ def _batched_contributions(weights, masks, factors, G, Bt, n: int, group: int) -
     return out
 
 
+def _compiled_chunk(W, M, scales, factors, act, c_sigma: float, widths, X: np.ndarray,
+                    backward: bool, nngp: np.ndarray, output: np.ndarray,
+                    per_layer: np.ndarray | None) -> None:
+    """:func:`_batched_trace` and :func:`_batched_contributions` of a chunk of small
+    networks through the compiled kernels of :mod:`theory.fastcontract` (signals stored
+    ``(C, n, d)``; they release the GIL, so chunks run on several threads at once),
+    written into ``nngp (C, n, n)``, ``output (C, n)`` and ``per_layer (C, L+1, n, n)``."""
+    C = W[0].shape[0]
+    n = X.shape[0]
+    L = len(widths)
+    G = [X[None]]
+    pre = []
+    for h in range(L):
+        F = np.empty((C, n, widths[h]))
+        FC.forward(W[h], G[h], float(scales[h]), F)
+        pre.append(F)
+        g = act.forward(F)
+        g *= np.sqrt(c_sigma / widths[h])
+        G.append(g)
+    out = np.empty((C, n, 1))
+    FC.forward(W[L], G[L], float(scales[L]), out)
+    output[:] = out[:, :, 0]
+    if L == 0:  # the NNGP of depth 0 is the inputs' Gram matrix, the same for every draw
+        FC.gram(G[0], nngp[:1])
+        nngp[1:] = nngp[0]
+    else:
+        FC.gram(G[L], nngp)
+    if not backward:
+        return
+    B = np.ones((C, n, 1))
+    for h in range(L, -1, -1):
+        if M[h] is None:
+            FC.dense_term(G[h], B, float(factors[h]), per_layer, h)
+        else:
+            FC.masked_term(M[h], G[h], B, float(factors[h]), per_layer, h)
+        if h > 0:
+            back = np.empty((C, n, widths[h - 1]))
+            FC.backward(W[h], B, float(scales[h] * np.sqrt(c_sigma / widths[h - 1])),
+                        act.derivative(pre[h - 1]), back)
+            B = back
+
+
+def _whole_chunks(lay: _Layout, n: int) -> bool:
+    """Whether a batch is computed in whole chunks per thread with the compiled
+    contraction (small networks, few inputs; module docstring)."""
+    return lay.group >= 2 and n <= FC.MAX_INPUTS
+
+
 def _groups_per_chunk(lay: _Layout, n: int, budget: int, threads: int | None = None) -> int:
     """Whole groups per chunk: within ``budget``, and preferably within a few MB per drawing
     thread (default :func:`draw_threads`), where the chunk stays in cache and its reused
@@ -473,28 +548,54 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
     c_sigma = float(act.c_sigma(NUMPY))
     L = arch.depth
     D = lay.group
-    groups_per_chunk = _groups_per_chunk(lay, n, budget)
     n_groups = -(-K // D)
+    threads = draw_threads()
+    # Small networks (several per group) and few inputs: whole chunks run on the drawing
+    # threads at once, each drawn and contracted by one thread with the compiled kernels
+    # (the numpy contraction's ~100 small calls per chunk hold the GIL: two threads ran it
+    # slower than one). Otherwise one chunk at a time: its segments drawn on the threads,
+    # its GEMMs on BLAS's threads. The choice depends on the layout and n only, and each
+    # draw is contracted on its own, so the bits do not depend on draws, memory_budget or
+    # the number of threads.
+    whole_chunks = _whole_chunks(lay, n)
+    if whole_chunks:
+        groups_per_chunk = _groups_per_chunk(lay, n, max(1, budget // threads), threads=1)
+    else:
+        groups_per_chunk = _groups_per_chunk(lay, n, budget, threads)
+    n_chunks = -(-n_groups // groups_per_chunk)
+    C_max = min(n_groups, groups_per_chunk) * D
     XT = np.ascontiguousarray(X.T)
-    bufs = _buffers(lay, min(n_groups, groups_per_chunk) * D)
     res = {"nngp": np.empty((K, n, n)), "output": np.empty((K, n))}
     if backward:
         res["per_layer"] = np.empty((K, L + 1, n, n))
-    for g0 in range(0, n_groups, groups_per_chunk):
+
+    def chunk(ci: int) -> None:
+        g0 = ci * groups_per_chunk
         ng = min(groups_per_chunk, n_groups - g0)
         k0 = g0 * D
         k1 = min(K, k0 + ng * D)
-        W, M = _draw_groups(ss, lay, g0, ng, bufs)
+        W, M = _draw_groups(ss, lay, g0, ng, _buffers(lay, C_max),
+                            threads=1 if whole_chunks else threads)
         if k1 - k0 < ng * D:  # the last group is drawn whole (prefix property), used in part
             W = [w[:k1 - k0] for w in W]
             M = [m[:k1 - k0] if m is not None else None for m in M]
+        if whole_chunks:
+            _compiled_chunk(W, M, scales, factors, act, c_sigma, widths, X, backward,
+                            res["nngp"][k0:k1], res["output"][k0:k1],
+                            res["per_layer"][k0:k1] if backward else None)
+            return
         G, Bt, out = _batched_trace(W, scales, act, c_sigma, widths, XT, backward)
         res["output"][k0:k1] = out
         gL = G[L]
         res["nngp"][k0:k1] = np.matmul(np.swapaxes(gL, -1, -2), gL)
         if backward:
             res["per_layer"][k0:k1] = _batched_contributions(W, M, factors, G, Bt, n, D)
-        del G, Bt
+
+    if whole_chunks:
+        _run_tasks(chunk, n_chunks, threads)
+    else:
+        for ci in range(n_chunks):
+            chunk(ci)
     if backward:
         res["ntk"] = res["per_layer"].sum(axis=1)
     return res

@@ -52,9 +52,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .architecture import MODELS, PRUNED_SPECS, Architecture
+from .blas_threads import one_blas_thread
 from .limits import INPUT_LAYER_MODES, limit_ntk
 from .network import empirical_ntk
 from .stats import SlopeFit, slope_fit
@@ -69,8 +69,10 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: Identifies how draws are generated; part of every config hash, so rows computed by a
 #: different sampler are never mixed with new ones.
-ENGINE = "empirical_ntk-batched-v3"  # v2: compiled SFC64 + ziggurat sampler (theory.fastdraw);
-# v3: one BLAS thread per task (compute_task), so rows no longer depend on the scheduler
+ENGINE = "empirical_ntk-batched-v4"  # v2: compiled SFC64 + ziggurat sampler (theory.fastdraw);
+# v3: one BLAS thread per task (compute_task), so rows no longer depend on the scheduler;
+# v4: small networks contracted by compiled kernels (theory.fastcontract; same draws,
+# NTKs that differ at rounding level)
 
 METRICS = ("rel_err", "rel_err_diag", "rel_err_offdiag", "abs_err", "abs_err_diag",
            "abs_err_offdiag", "rel_err_dense", "ratio_dense")
@@ -446,7 +448,7 @@ def compute_task(task: Task) -> dict[str, Any]:
     # with one thread and with several (measured: a 420-wide masked layer's NTK term moved
     # by 2e-16), and Dask's nanny starts its workers with one, so this is what makes serial,
     # --jobs and Dask rows bit-identical. Parallelism comes from the tasks.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         lim, dense = _limits(arch, task.X, c["input_layer"])
         ntks = sample_ntks(arch, X, c["width"], task.seed_sequence(), c["draws"])
     row: dict[str, Any] = {
