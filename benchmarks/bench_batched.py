@@ -172,7 +172,7 @@ def ours_split(arch, X, width, seed, draws, repeats):
     """Our batched path, timed as drawing vs forward/backward + contraction (same chunks
     as ``batched_kernels``); the best of each part is also kept in ``SPLIT_BEST``.
 
-    Small networks (``B._whole_chunks``): the real path draws and contracts whole chunks
+    Small networks (``B._chunk_plan``): the real path draws and contracts whole chunks
     on every thread at once; here each chunk is drawn and then contracted (compiled
     kernels) on the calling thread alone, so the two parts are one-thread costs.
     Larger networks: the chunk's segments drawn on the drawing threads, then the BLAS
@@ -180,11 +180,7 @@ def ours_split(arch, X, width, seed, draws, repeats):
     n, d0 = X.shape
     widths = (width,) * arch.depth
     lay = B._layout(arch, d0, widths)
-    whole = B._whole_chunks(lay, n)
-    if whole:
-        gpc = B._groups_per_chunk(lay, n, B.DEFAULT_MEMORY_BUDGET // B.draw_threads(), 1)
-    else:
-        gpc = B._groups_per_chunk(lay, n, B.DEFAULT_MEMORY_BUDGET)
+    whole, gpc = B._chunk_plan(lay, n, B.DEFAULT_MEMORY_BUDGET, B.draw_threads())
     n_groups = -(-draws // lay.group)
     # the kept buffers of batched_kernels (fresh pages here would time page faults that
     # the real path does not pay after its first call)

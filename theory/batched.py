@@ -519,6 +519,14 @@ def _whole_chunks(lay: _Layout, n: int) -> bool:
     return lay.group >= 2 and n <= FC.MAX_INPUTS
 
 
+def _chunk_plan(lay: _Layout, n: int, budget: int, threads: int) -> tuple[bool, int]:
+    """``(whole_chunks, groups_per_chunk)``: whole chunks share the budget between the
+    threads, each chunk ~4 MiB; otherwise one chunk of ~4 MiB per drawing thread."""
+    if _whole_chunks(lay, n):
+        return True, _groups_per_chunk(lay, n, max(1, budget // threads), threads=1)
+    return False, _groups_per_chunk(lay, n, budget, threads)
+
+
 def _groups_per_chunk(lay: _Layout, n: int, budget: int, threads: int | None = None) -> int:
     """Whole groups per chunk: within ``budget``, and preferably within a few MB per drawing
     thread (default :func:`draw_threads`), where the chunk stays in cache and its reused
@@ -557,14 +565,10 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
     # its GEMMs on BLAS's threads. The choice depends on the layout and n only, and each
     # draw is contracted on its own, so the bits do not depend on draws, memory_budget or
     # the number of threads.
-    whole_chunks = _whole_chunks(lay, n)
-    if whole_chunks:
-        groups_per_chunk = _groups_per_chunk(lay, n, max(1, budget // threads), threads=1)
-    else:
-        groups_per_chunk = _groups_per_chunk(lay, n, budget, threads)
+    whole_chunks, groups_per_chunk = _chunk_plan(lay, n, budget, threads)
     n_chunks = -(-n_groups // groups_per_chunk)
     C_max = min(n_groups, groups_per_chunk) * D
-    XT = np.ascontiguousarray(X.T)
+    XT = None if whole_chunks else np.ascontiguousarray(X.T)
     res = {"nngp": np.empty((K, n, n)), "output": np.empty((K, n))}
     if backward:
         res["per_layer"] = np.empty((K, L + 1, n, n))
