@@ -184,7 +184,8 @@ def ours_split(arch, X, width, seed, draws, repeats):
     n_groups = -(-draws // lay.group)
     # the kept buffers of batched_kernels (fresh pages here would time page faults that
     # the real path does not pay after its first call)
-    bufs = B._buffers(lay, min(n_groups, gpc) * lay.group)
+    bufs = B._buffers(lay, min(n_groups, gpc) * lay.group, masks=not whole)
+    contract = B._CompiledContraction.of(arch, lay)
     scales, factors = B.matrix_scales(arch)
     cs = float(arch.act.c_sigma(NUMPY))
     ss = np.random.SeedSequence(seed)
@@ -198,12 +199,12 @@ def ours_split(arch, X, width, seed, draws, repeats):
         for g0 in range(0, n_groups, gpc):
             ng = min(gpc, n_groups - g0)
             t0 = CLOCK()
-            W, M = B._draw_groups(ss, lay, g0, ng, bufs, threads=1 if whole else None)
+            W, M = B._draw_groups(ss, lay, g0, ng, bufs, threads=1 if whole else None,
+                                  masks=not whole)
             t1 = CLOCK()
             if whole:
                 c = W[0].shape[0]
-                B._compiled_chunk(W, M, scales, factors, arch.act, cs, widths, X, True,
-                                  *(o[:c] for o in outs))
+                contract(W, X, True, *(o[:c] for o in outs))
             else:
                 G, Bt, _ = B._batched_trace(W, scales, arch.act, cs, widths, XT, True)
                 B._batched_contributions(W, M, factors, G, Bt, n, lay.group)

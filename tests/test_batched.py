@@ -370,7 +370,7 @@ def test_interrupted_draw_leaves_no_thread_writing(monkeypatch):
     X = _inputs(n=3, d0=32)
     monkeypatch.setattr(B, "DRAW_THREADS", 2)
     ref = empirical_ntk(arch, X, 1024, 8, draws=1)  # 9 segments, drawn on 2 threads
-    real = FD.fill_piece
+    real = FD.fill_groups
     main = threading.get_ident()
     calls, active, lock = [], [0], threading.Lock()
 
@@ -388,11 +388,11 @@ def test_interrupted_draw_leaves_no_thread_writing(monkeypatch):
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(FD, "fill_piece", interrupted)
+    monkeypatch.setattr(FD, "fill_groups", interrupted)
     with pytest.raises(KeyboardInterrupt):
         empirical_ntk(arch, X, 1024, 8, draws=1)
     assert active[0] == 0  # no other thread is still writing into the buffers
-    monkeypatch.setattr(FD, "fill_piece", real)
+    monkeypatch.setattr(FD, "fill_groups", real)
     assert np.array_equal(empirical_ntk(arch, X, 1024, 8, draws=1), ref)
 
 
@@ -426,8 +426,7 @@ def test_compiled_contraction_equals_the_numpy_path(arch, width, n):
     ref = B._batched_contributions(W, M, nets.ntk_factors, G, Bt, n, lay.group)
     C = nets.draws
     nngp, output, per = np.empty((C, n, n)), np.empty((C, n)), np.empty(ref.shape)
-    B._compiled_chunk(W, M, nets.scales, nets.ntk_factors, arch.act, cs, widths, X, True,
-                      nngp, output, per)
+    B._CompiledContraction.of(arch, lay)(W, X, True, nngp, output, per)
     scale = np.abs(ref).max()
     assert np.abs(per - ref).max() <= 1e-13 * scale
     assert np.abs(output - out).max() <= 1e-13 * np.abs(out).max()
@@ -449,13 +448,13 @@ def test_compiled_path_bits_do_not_depend_on_threads_or_budget(monkeypatch):
     lay = B._layout(arch, 20, (40, 40))
     K = 7 * lay.group + 5
     seen = []
-    real = B._compiled_chunk
+    real = B._CompiledContraction.__call__
 
     def spy(*args):
         seen.append(threading.get_ident())
         return real(*args)
 
-    monkeypatch.setattr(B, "_compiled_chunk", spy)
+    monkeypatch.setattr(B._CompiledContraction, "__call__", spy)
     out = {}
     for threads, budget in ((1, None), (3, None), (3, 1), (2, 3 * 2 ** 20)):
         monkeypatch.setattr(B, "DRAW_THREADS", threads)

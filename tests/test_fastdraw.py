@@ -127,3 +127,25 @@ def test_batch_weights_are_the_segment_streams_normals():
         kid = np.random.SeedSequence(entropy=ss.entropy, spawn_key=(_TAG_BATCH, g, 0))
         ref = np.random.Generator(np.random.SFC64(kid)).standard_normal(flat.size)
         assert np.array_equal(flat, ref)
+
+
+@pytest.mark.parametrize("width, depth", [(24, 2), (300, 2)])  # one segment; several
+def test_fill_groups_without_masks_draws_the_same_weights(width, depth):
+    """``fill_groups`` over all streams of a chunk equals the per-stream calls of the
+    threaded draw, and with ``M = None`` (the compiled path) it writes the same weights
+    and no mask; the masks written otherwise are exactly ``W ≠ 0``."""
+    import theory.batched as B
+    arch = Architecture(depth=depth, activation="relu", p=0.4, pruned="all")
+    lay = _layout(arch, 20, (width,) * depth)
+    n_groups = 3
+    ss = np.random.SeedSequence(11)
+    W1, M1 = B._draw_groups(ss, lay, 1, n_groups, threads=1)
+    W2, M2 = B._draw_groups(ss, lay, 1, n_groups, threads=2)
+    W3, M3 = B._draw_groups(ss, lay, 1, n_groups, threads=1, masks=False)
+    assert all(m is None for m in M3)
+    for h in range(len(W1)):
+        assert np.array_equal(W1[h], W2[h]) and np.array_equal(W1[h], W3[h])
+        assert np.array_equal(M1[h], M2[h])
+        assert np.array_equal(M1[h], (W1[h] != 0).astype(float))
+    kept = np.mean([np.mean(m) for m in M1])
+    assert 0.5 < kept < 0.7  # q = 0.6: the masks were really drawn

@@ -41,9 +41,13 @@ Reproducibility (what a batch is)
 Two ways to compute a batch (chosen from the layout and ``n`` only)
     *Small networks* (``D ≥ 2``, i.e. at most ``2^16`` weights, and at most
     ``theory.fastcontract.MAX_INPUTS`` inputs): whole chunks are drawn *and* contracted
-    by one thread each, on :func:`draw_threads` threads at once, the contraction by the
-    compiled kernels of :mod:`theory.fastcontract` (which release the GIL; the numpy
-    contraction's many small calls do not, and ran slower on two threads than on one).
+    by one thread each, on :func:`draw_threads` threads at once: all the chunk's streams
+    in one compiled call (:func:`theory.fastdraw.fill_groups`), without masks (a hard
+    mask is ``W ≠ 0``: a kept weight is never 0), then the compiled kernels of
+    :mod:`theory.fastcontract`, for ReLU and ReLU² in one call with the activation
+    compiled too (:class:`_CompiledContraction`). Both release the GIL, so the threads
+    run in parallel; each return to Python between kernels takes the GIL back, and with
+    ~15 of them per chunk two threads were no faster than one at width 32 (measured).
     *Larger networks or more inputs*: one chunk at a time, its segments drawn on the
     threads at once, then contracted by batched BLAS GEMMs (:func:`_batched_trace`,
     :func:`_batched_contributions`). Either way each draw is computed on its own in a
@@ -55,8 +59,8 @@ Two ways to compute a batch (chosen from the layout and ``n`` only)
 
 Memory
     A batch is computed in chunks of whole groups whose estimated peak working set
-    (weights, masks, forward/backward signals, contraction temporaries, see
-    :func:`bytes_per_draw`) fits ``memory_budget`` bytes (default
+    (weights, masks — none for small networks —, forward/backward signals, contraction
+    temporaries, see :func:`bytes_per_draw`) fits ``memory_budget`` bytes (default
     ``DEFAULT_MEMORY_BUDGET`` = 256 MiB; for small networks the budget is shared by the
     threads' chunks); within the budget a chunk is kept to about
     ``_FAST_CHUNK_BYTES`` = 4 MiB (per drawing thread for larger networks), which stays
@@ -139,6 +143,11 @@ class _Layout:
     def sizes(self) -> tuple[int, ...]:
         return tuple(self.dims[h] * self.dims[h + 1] for h in range(len(self.dims) - 1))
 
+    @functools.cached_property
+    def plan(self) -> FD.GroupPlan:
+        """The group's pieces and keep thresholds as arrays for the compiled drawing."""
+        return FD.GroupPlan.of(self.segments, [self.group * s for s in self.sizes], self.q)
+
 
 def _layout(arch: Architecture, d0: int, widths: tuple[int, ...]) -> _Layout:
     dims = (d0,) + widths + (1,)
@@ -164,11 +173,12 @@ def _layout(arch: Architecture, d0: int, widths: tuple[int, ...]) -> _Layout:
 
 
 # ----------------------------------------------------------------------------- drawing
-def _alloc(lay: _Layout, C: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+def _alloc(lay: _Layout, C: int, masks: bool = True
+           ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     dims = lay.dims
     shapes = [(C, dims[h + 1], dims[h]) for h in range(len(dims) - 1)]
     W = [np.empty(s) for s in shapes]
-    M = [np.empty(s) if q is not None else None for s, q in zip(shapes, lay.q)]
+    M = [np.empty(s) if q is not None and masks else None for s, q in zip(shapes, lay.q)]
     return W, M
 
 
@@ -215,45 +225,61 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
+def _stream_states(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: int,
+                   j0: int = 0, j1: int | None = None) -> np.ndarray:
+    """SFC64 states ``(j1 - j0, 4)`` of streams ``j0 … j1 - 1`` of groups ``g0 …
+    g0 + n_groups - 1`` (stream ``j`` = segment ``j mod S`` of group ``g0 + ⌊j / S⌋``):
+    ``SFC64(SeedSequence(entropy, spawn_key + (_TAG_BATCH, g, s)))`` (module docstring)."""
+    S = len(lay.segments)
+    j1 = n_groups * S if j1 is None else j1
+    out = np.empty((j1 - j0, 4), dtype=np.uint64)
+    for j in range(j0, j1):
+        kid = np.random.SeedSequence(entropy=ss.entropy,
+                                     spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + j // S, j % S),
+                                     pool_size=ss.pool_size)
+        out[j - j0] = FD.sfc64_state(kid)
+    return out
+
+
+_NO_MASK = np.empty(0)
+
+
 def _draw_groups(ss: np.random.SeedSequence, lay: _Layout, g0: int, n_groups: int,
                  out: tuple[list[np.ndarray], list[np.ndarray | None]] | None = None,
-                 threads: int | None = None
+                 threads: int | None = None, masks: bool = True
                  ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     """Weights ``(n_groups·D, d_{h+1}, d_h)`` (zero where pruned) and float64 masks of
     groups ``g0 … g0 + n_groups - 1``, written into ``out`` (buffers of at least that
     many draws, reused from chunk to chunk: fresh pages cost more than the drawing).
+    ``masks=False``: no masks written (every mask returned is ``None``; a hard mask is
+    ``W ≠ 0``), the same weights.
 
     The ``(group, segment)`` streams are drawn by ``threads`` (default
     :func:`draw_threads`) threads at once (:func:`_run_tasks`); each stream fills its own
     entries, so the bits do not depend on the split."""
     D = lay.group
     C = n_groups * D
-    W, M = out if out is not None else _alloc(lay, C)
+    W, M = out if out is not None else _alloc(lay, C, masks)
     W = [w[:C] for w in W]
-    M = [m[:C] if m is not None else None for m in M]
-    modes = [FD.keep_thresholds(q) if q is not None else (FD.MODE_DENSE, 0, 0, 0)
-             for q in lay.q]
-    W_flat = [w.reshape(-1) for w in W]  # a group's piece is contiguous, so are groups
-    M_flat = [m.reshape(-1) if m is not None else None for m in M]
-    sizes = lay.sizes
-    streams = [(gl, s) for gl in range(n_groups) for s in range(len(lay.segments))]
+    W_flat = tuple(w.reshape(-1) for w in W)  # a group's piece is contiguous, so are groups
+    if masks:
+        M = [m[:C] if q is not None else None for m, q in zip(M, lay.q)]
+        M_flat = tuple(m.reshape(-1) if m is not None else _NO_MASK for m in M)
+    else:
+        M, M_flat = [None] * len(W), None
 
     def draw(j: int) -> None:
-        gl, s = streams[j]
-        kid = np.random.SeedSequence(entropy=ss.entropy,
-                                     spawn_key=ss.spawn_key + (_TAG_BATCH, g0 + gl, s),
-                                     pool_size=ss.pool_size)
-        state = FD.sfc64_state(kid)
-        for h, a, b in lay.segments[s]:
-            o = gl * D * sizes[h]
-            FD.fill_piece(state, W_flat[h][o + a:o + b],
-                          M_flat[h][o + a:o + b] if M_flat[h] is not None else None,
-                          *modes[h])
+        FD.fill_groups(_stream_states(ss, lay, g0, n_groups, j, j + 1), j, lay.plan,
+                       W_flat, M_flat)
 
+    n_streams = n_groups * len(lay.segments)
     n_threads = draw_threads() if threads is None else threads
-    if C * sum(sizes) < _PARALLEL_DRAW_ENTRIES:
+    if C * sum(lay.sizes) < _PARALLEL_DRAW_ENTRIES:
         n_threads = 1
-    _run_tasks(draw, len(streams), n_threads)
+    if n_threads == 1:  # one compiled call for all the streams
+        FD.fill_groups(_stream_states(ss, lay, g0, n_groups), 0, lay.plan, W_flat, M_flat)
+    else:
+        _run_tasks(draw, n_streams, n_threads)
     return W, M
 
 
@@ -294,17 +320,19 @@ def _run_tasks(task, n_tasks: int, threads: int) -> None:
 _BUFFERS = threading.local()
 
 
-def _buffers(lay: _Layout, C: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+def _buffers(lay: _Layout, C: int, masks: bool = True
+             ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     """Weight and mask buffers for chunks of ``C`` draws, kept per thread for the next call
     with the same shapes: fresh pages cost more than drawing into them (measured at width
     4096: 0.5 GB of first-touch page faults took longer than the draw itself). Every entry
-    is overwritten before it is read, so reuse cannot change a result."""
-    key = (lay.dims, tuple(q is not None for q in lay.q), C)
+    is overwritten before it is read, so reuse cannot change a result. ``masks=False``:
+    no mask buffers (the compiled contraction reads a mask as ``W ≠ 0``)."""
+    key = (lay.dims, tuple(q is not None and masks for q in lay.q), C)
     cached = getattr(_BUFFERS, "last", None)
     if cached is not None and cached[0] == key:
         return cached[1]
     _BUFFERS.last = None  # drop the old buffers before allocating the new ones
-    bufs = _alloc(lay, C)
+    bufs = _alloc(lay, C, masks)
     _BUFFERS.last = (key, bufs)
     return bufs
 
@@ -471,46 +499,87 @@ def _batched_contributions(weights, masks, factors, G, Bt, n: int, group: int) -
     return out
 
 
-def _compiled_chunk(W, M, scales, factors, act, c_sigma: float, widths, X: np.ndarray,
-                    backward: bool, nngp: np.ndarray, output: np.ndarray,
-                    per_layer: np.ndarray | None) -> None:
+@dataclass(frozen=True, eq=False)
+class _CompiledContraction:
     """:func:`_batched_trace` and :func:`_batched_contributions` of a chunk of small
     networks through the compiled kernels of :mod:`theory.fastcontract` (signals stored
-    ``(C, n, d)``; they release the GIL, so chunks run on several threads at once),
-    written into ``nngp (C, n, n)``, ``output (C, n)`` and ``per_layer (C, L+1, n, n)``."""
-    C = W[0].shape[0]
-    n = X.shape[0]
-    L = len(widths)
-    G = [X[None]]
-    pre = []
-    for h in range(L):
-        F = np.empty((C, n, widths[h]))
-        FC.forward(W[h], G[h], float(scales[h]), F)
-        pre.append(F)
-        g = act.forward(F)
-        g *= np.sqrt(c_sigma / widths[h])
-        G.append(g)
-    out = np.empty((C, n, 1))
-    FC.forward(W[L], G[L], float(scales[L]), out)
-    output[:] = out[:, :, 0]
-    if L == 0:  # the NNGP of depth 0 is the inputs' Gram matrix, the same for every draw
-        FC.gram(G[0], nngp[:1])
-        nngp[1:] = nngp[0]
-    else:
-        FC.gram(G[L], nngp)
-    if not backward:
-        return
-    B = np.ones((C, n, 1))
-    for h in range(L, -1, -1):
-        if M[h] is None:
-            FC.dense_term(G[h], B, float(factors[h]), per_layer, h)
+    ``(C, n, d)``; each draw on its own; a masked matrix's mask read as ``W ≠ 0``), built
+    once per batch. For ReLU and ReLU² (``code ≥ 1``, :func:`theory.fastcontract.
+    activation_code`) the whole chunk is one compiled call that holds the GIL at no point,
+    so chunks on several threads run fully in parallel (measured: with a numpy activation
+    between the kernels, the GIL taken back ~15 times per chunk made two threads no faster
+    than one at width 32); any other activation is applied by :mod:`theory.activations`
+    in numpy between the kernels."""
+
+    act: Any
+    c_sigma: float
+    widths: tuple[int, ...]
+    code: int
+    masked: np.ndarray  # per matrix: hard-masked (mask = W ≠ 0)
+    scales: np.ndarray  # s_h of docs/math.md#network
+    factors: np.ndarray  # NTK factor of matrix h
+    act_scales: np.ndarray  # sqrt(c_σ / d_{h+1}): the activation's normalisation
+    back_scales: np.ndarray  # s_h sqrt(c_σ / d_{h-1}) (entry 0 unused)
+
+    @classmethod
+    def of(cls, arch: Architecture, lay: _Layout) -> "_CompiledContraction":
+        widths = lay.dims[1:-1]
+        scales, factors = matrix_scales(arch)
+        c_sigma = float(arch.act.c_sigma(NUMPY))
+        return cls(act=arch.act, c_sigma=c_sigma, widths=widths,
+                   code=FC.activation_code(arch.act),
+                   masked=np.array([q is not None for q in lay.q]),
+                   scales=np.array(scales, dtype=np.float64),
+                   factors=np.array(factors, dtype=np.float64),
+                   act_scales=np.array([np.sqrt(c_sigma / w) for w in widths]),
+                   back_scales=np.array([0.0] + [scales[h] * np.sqrt(c_sigma / widths[h - 1])
+                                                 for h in range(1, len(widths) + 1)]))
+
+    def __call__(self, W, X: np.ndarray, backward: bool, nngp: np.ndarray,
+                 output: np.ndarray, per_layer: np.ndarray | None) -> None:
+        """Write ``nngp (C, n, n)``, ``output (C, n)`` and ``per_layer (C, L+1, n, n)``
+        of the weights ``W[h] (C, d_{h+1}, d_h)``."""
+        if self.code:
+            FC.contract_chunk(tuple(W), X, self.code, self.scales, self.act_scales,
+                              self.back_scales, self.factors, self.masked, backward, nngp,
+                              output, per_layer if backward else _NO_TERMS)
+            return
+        act, widths = self.act, self.widths
+        C = W[0].shape[0]
+        n = X.shape[0]
+        L = len(widths)
+        G = [X[None]]
+        pre = []
+        for h in range(L):
+            F = np.empty((C, n, widths[h]))
+            FC.forward(W[h], G[h], self.scales[h], F)
+            pre.append(F)
+            g = act.forward(F)
+            g *= self.act_scales[h]
+            G.append(g)
+        out = np.empty((C, n, 1))
+        FC.forward(W[L], G[L], self.scales[L], out)
+        output[:] = out[:, :, 0]
+        if L == 0:  # the NNGP of depth 0 is the inputs' Gram matrix, the same for every draw
+            FC.gram(G[0], nngp[:1])
+            nngp[1:] = nngp[0]
         else:
-            FC.masked_term(M[h], G[h], B, float(factors[h]), per_layer, h)
-        if h > 0:
-            back = np.empty((C, n, widths[h - 1]))
-            FC.backward(W[h], B, float(scales[h] * np.sqrt(c_sigma / widths[h - 1])),
-                        act.derivative(pre[h - 1]), back)
-            B = back
+            FC.gram(G[L], nngp)
+        if not backward:
+            return
+        B = np.ones((C, n, 1))
+        for h in range(L, -1, -1):
+            if self.masked[h]:
+                FC.masked_term(W[h], G[h], B, self.factors[h], per_layer, h)
+            else:
+                FC.dense_term(G[h], B, self.factors[h], per_layer, h)
+            if h > 0:
+                back = np.empty((C, n, widths[h - 1]))
+                FC.backward(W[h], B, self.back_scales[h], act.derivative(pre[h - 1]), back)
+                B = back
+
+
+_NO_TERMS = np.empty((0, 0, 0, 0))
 
 
 def _whole_chunks(lay: _Layout, n: int) -> bool:
@@ -523,15 +592,18 @@ def _chunk_plan(lay: _Layout, n: int, budget: int, threads: int) -> tuple[bool, 
     """``(whole_chunks, groups_per_chunk)``: whole chunks share the budget between the
     threads, each chunk ~4 MiB; otherwise one chunk of ~4 MiB per drawing thread."""
     if _whole_chunks(lay, n):
-        return True, _groups_per_chunk(lay, n, max(1, budget // threads), threads=1)
+        return True, _groups_per_chunk(lay, n, max(1, budget // threads), threads=1,
+                                       masks=False)
     return False, _groups_per_chunk(lay, n, budget, threads)
 
 
-def _groups_per_chunk(lay: _Layout, n: int, budget: int, threads: int | None = None) -> int:
+def _groups_per_chunk(lay: _Layout, n: int, budget: int, threads: int | None = None,
+                      masks: bool = True) -> int:
     """Whole groups per chunk: within ``budget``, and preferably within a few MB per drawing
     thread (default :func:`draw_threads`), where the chunk stays in cache and its reused
     buffers avoid page faults (measured faster). The bits do not depend on it."""
-    per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None for q in lay.q), lay.group)
+    per_draw = bytes_per_draw(lay.dims, n, tuple(q is not None and masks for q in lay.q),
+                              lay.group)
     fast = _FAST_CHUNK_BYTES * (draw_threads() if threads is None else threads)
     return max(1, min(budget, fast) // (per_draw * lay.group))
 
@@ -559,16 +631,18 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
     n_groups = -(-K // D)
     threads = draw_threads()
     # Small networks (several per group) and few inputs: whole chunks run on the drawing
-    # threads at once, each drawn and contracted by one thread with the compiled kernels
-    # (the numpy contraction's ~100 small calls per chunk hold the GIL: two threads ran it
-    # slower than one). Otherwise one chunk at a time: its segments drawn on the threads,
-    # its GEMMs on BLAS's threads. The choice depends on the layout and n only, and each
-    # draw is contracted on its own, so the bits do not depend on draws, memory_budget or
-    # the number of threads.
+    # threads at once, each drawn (without masks: the compiled contraction reads W ≠ 0)
+    # and contracted by one thread with the compiled kernels (the numpy contraction's
+    # ~100 small calls per chunk hold the GIL: two threads ran it slower than one).
+    # Otherwise one chunk at a time: its segments drawn on the threads, its GEMMs on
+    # BLAS's threads. The choice depends on the layout and n only, and each draw is
+    # contracted on its own, so the bits do not depend on draws, memory_budget or the
+    # number of threads.
     whole_chunks, groups_per_chunk = _chunk_plan(lay, n, budget, threads)
     n_chunks = -(-n_groups // groups_per_chunk)
     C_max = min(n_groups, groups_per_chunk) * D
     XT = None if whole_chunks else np.ascontiguousarray(X.T)
+    contract = _CompiledContraction.of(arch, lay) if whole_chunks else None
     res = {"nngp": np.empty((K, n, n)), "output": np.empty((K, n))}
     if backward:
         res["per_layer"] = np.empty((K, L + 1, n, n))
@@ -578,15 +652,14 @@ def batched_kernels(arch: Architecture, X: Any, width: WidthLike, seed: SeedLike
         ng = min(groups_per_chunk, n_groups - g0)
         k0 = g0 * D
         k1 = min(K, k0 + ng * D)
-        W, M = _draw_groups(ss, lay, g0, ng, _buffers(lay, C_max),
-                            threads=1 if whole_chunks else threads)
+        W, M = _draw_groups(ss, lay, g0, ng, _buffers(lay, C_max, masks=not whole_chunks),
+                            threads=1 if whole_chunks else threads, masks=not whole_chunks)
         if k1 - k0 < ng * D:  # the last group is drawn whole (prefix property), used in part
             W = [w[:k1 - k0] for w in W]
             M = [m[:k1 - k0] if m is not None else None for m in M]
         if whole_chunks:
-            _compiled_chunk(W, M, scales, factors, act, c_sigma, widths, X, backward,
-                            res["nngp"][k0:k1], res["output"][k0:k1],
-                            res["per_layer"][k0:k1] if backward else None)
+            contract(W, X, backward, res["nngp"][k0:k1], res["output"][k0:k1],
+                     res["per_layer"][k0:k1] if backward else None)
             return
         G, Bt, out = _batched_trace(W, scales, act, c_sigma, widths, XT, backward)
         res["output"][k0:k1] = out

@@ -9,17 +9,26 @@ per-matrix NTK terms of docs/math.md#network and docs/math.md#pruning, as
 network), draw by draw in one compiled loop:
 
 * forward: ``F[c, j, :] = s_h · W_h[c] g_j`` (signals are stored ``(C, n, d)``, one row
-  per input), the activation applied by :mod:`theory.activations` in numpy between
-  layers (so each activation is defined once);
+  per input), then the activation;
 * backprop: ``b_{h-1, j} = s_h sqrt(c_σ/d_{h-1}) (W_hᵀ b_{h, j}) ⊙ φ'(F_{h-1, j})``;
 * per-matrix terms: ``Θ_h[a, b] = f_h Σ_{ik} M_ik b_ai b_bi g_ka g_kb`` for a masked
   matrix, ``f_h (b_a·b_b)(g_a·g_b)`` for an unmasked one.
+
+A masked matrix's mask is read as ``W ≠ 0`` (:func:`masked_term`): theory.fastdraw
+redraws a zero normal, so a hard-masked weight is 0 exactly where it is pruned, and the
+whole-chunk path draws no mask at all (8 bytes per entry neither written nor read).
 
 Why compiled: at widths 32–128 with a few inputs the numpy version is dominated by the
 overhead of ~100 small numpy calls per chunk, which hold the GIL, so two threads
 contracting two chunks ran *slower* than one (measured: 0.8x at 42 draws per chunk,
 1.5x at 336). These kernels release the GIL, so :mod:`theory.batched` draws and
-contracts whole chunks on every core at once.
+contracts whole chunks on every core at once. For ReLU and ReLU²
+(:func:`activation_code`) the activation is compiled as well (:func:`activate`, the
+operations of ``theory.activations.ArcCosine``, tested equal bit for bit) and a whole
+chunk is one call (:func:`contract_chunk`): with the numpy activation between the
+kernels, each thread took the GIL back ~15 times per chunk, and two threads ran no
+faster than one at width 32 (one call: 1.6–2x faster than one thread). Other
+activations are applied by :mod:`theory.activations` in numpy between the kernels.
 
 Rounding: the dot products are compiled with ``fastmath={"reassoc", "contract", "nsz"}``
 so that LLVM vectorises their sums (without it a sum is one latency-bound chain; 2–3x
@@ -36,7 +45,8 @@ import numpy as np
 
 import numba
 
-__all__ = ["forward", "backward", "masked_term", "dense_term", "gram", "MAX_INPUTS"]
+__all__ = ["forward", "backward", "masked_term", "dense_term", "gram", "activate",
+           "activation_code", "contract_chunk", "MAX_INPUTS"]
 
 #: Above this many inputs theory.batched keeps its pair-stacked BLAS GEMMs (which grow as
 #: n² and use BLAS's threads). Measured on one thread, depth 3: the kernels here are 1.3x
@@ -55,10 +65,12 @@ def _dot(x, y) -> float:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
-def _row_dots(A, V, scale, out) -> None:
-    """``out[j, i] = scale · A[i]·V[j]`` for ``A (r, d)``, ``V (m, d)``, ``out (m, r)``. A
-    row of ``A`` is read once for up to three rows of ``V`` (one loop per block size: a
-    generic inner loop over the block vectorises worse, measured 2x slower)."""
+def _row_dots(A, V, scale, out, support=False) -> None:
+    """``out[j, i] = scale · A[i]·V[j]`` for ``A (r, d)``, ``V (m, d)``, ``out (m, r)``;
+    with ``support``, ``A`` is read as its 0/1 support ``A ≠ 0`` (a pruned weight matrix
+    as its mask: the same products as with the mask itself, ``1·v`` or ``0·v``). A row of
+    ``A`` is read once for up to three rows of ``V`` (one loop per block size: a generic
+    inner loop over the block vectorises worse, measured 2x slower)."""
     r, d = A.shape
     m = V.shape[0]
     for j in range(0, m, 3):
@@ -74,6 +86,8 @@ def _row_dots(A, V, scale, out) -> None:
                 s2 = 0.0
                 for k in range(d):
                     ak = a[k]
+                    if support:
+                        ak = 1.0 if ak != 0.0 else 0.0
                     s0 += ak * x0[k]
                     s1 += ak * x1[k]
                     s2 += ak * x2[k]
@@ -89,6 +103,8 @@ def _row_dots(A, V, scale, out) -> None:
                 s1 = 0.0
                 for k in range(d):
                     ak = a[k]
+                    if support:
+                        ak = 1.0 if ak != 0.0 else 0.0
                     s0 += ak * x0[k]
                     s1 += ak * x1[k]
                 out[j, i] = scale * s0
@@ -96,7 +112,14 @@ def _row_dots(A, V, scale, out) -> None:
         else:
             x0 = V[j]
             for i in range(r):
-                out[j, i] = scale * _dot(A[i], x0)
+                if support:
+                    a = A[i]
+                    s0 = 0.0
+                    for k in range(d):
+                        s0 += (1.0 if a[k] != 0.0 else 0.0) * x0[k]
+                    out[j, i] = scale * s0
+                else:
+                    out[j, i] = scale * _dot(A[i], x0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -150,11 +173,13 @@ def backward(W, B, scale, dphi, out) -> None:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
-def masked_term(M, G, B, factor, out, h) -> None:
+def masked_term(W, G, B, factor, out, h) -> None:
     """``out[c, h, a, b] = factor · Σ_{ik} M[c, i, k] B[c, a, i] B[c, b, i] G[c, a, k]
-    G[c, b, k]`` (symmetric), as ``Σ_i B_ai B_bi (M[i]·(G_a ⊙ G_b))``: the row products
-    for all pairs ``a ≤ b`` at once, as in :func:`forward`."""
-    C, do, di = M.shape
+    G[c, b, k]`` (symmetric) with the mask ``M = (W ≠ 0)`` of the drawn weights ``W``
+    (a hard-masked weight is 0 exactly where pruned: theory.fastdraw redraws a zero
+    normal), as ``Σ_i B_ai B_bi (M[i]·(G_a ⊙ G_b))``: the row products for all pairs
+    ``a ≤ b`` at once, as in :func:`forward`."""
+    C, do, di = W.shape
     n = B.shape[1]
     P = n * (n + 1) // 2
     ia = np.empty(P, np.int64)
@@ -175,7 +200,7 @@ def masked_term(M, G, B, factor, out, h) -> None:
             gb = g[ib[p]]
             for k in range(di):
                 V[p, k] = ga[k] * gb[k]
-        _row_dots(M[c], V, 1.0, R)
+        _row_dots(W[c], V, 1.0, R, True)
         for p in range(P):
             a = ia[p]
             b = ib[p]
@@ -211,3 +236,79 @@ def gram(G, out) -> None:
                 t = _dot(G[c, a], G[c, b])
                 out[c, a, b] = t
                 out[c, b, a] = t
+
+
+def activation_code(act) -> int:
+    """``n ≥ 1`` if :func:`contract_chunk` computes ``act`` itself (the arc-cosine family
+    ``max(z, 0)^n`` of :class:`theory.activations.ArcCosine`, ReLU and ReLU²), else 0
+    (the activation is applied in numpy between the kernels: theory.batched)."""
+    from .activations import ArcCosine  # activations imports nothing from here
+    return act.n if type(act) is ArcCosine else 0
+
+
+@numba.njit(cache=True, nogil=True)
+def activate(F, code, scale, G, Dphi) -> None:
+    """``G = scale · σ(F)`` and ``Dphi = σ'(F)`` for ``σ = max(z, 0)^code`` (``code`` 1:
+    ReLU, 2: ReLU²), elementwise over arrays of one shape: the operations of
+    ``ArcCosine.forward`` and ``.derivative`` (``np.maximum(z, 0)``, NaN kept) followed by
+    theory.batched's ``g *= scale``, so the same bits (``tests/test_fastcontract.py``)."""
+    f = F.reshape(-1)
+    g = G.reshape(-1)
+    dp = Dphi.reshape(-1)
+    for i in range(f.size):
+        z = f[i]
+        r = z if z > 0.0 or z != z else 0.0
+        if code == 1:
+            g[i] = r * scale
+            dp[i] = 1.0 if z > 0.0 else 0.0
+        else:
+            g[i] = (r * r) * scale
+            dp[i] = 2.0 * r
+
+
+@numba.njit(cache=True, nogil=True)
+def contract_chunk(W, X, code, scales, act_scales, back_scales, factors, masked,
+                   with_backward, nngp, output, per_layer) -> None:
+    """A chunk's forward pass, backprop and per-matrix terms in one call (no GIL between
+    layers), for an activation with :func:`activation_code` ``code ≥ 1``: what
+    ``theory.batched._compiled_chunk`` does with a numpy activation, kernel for kernel.
+    ``W``: tuple of ``(C, d_{h+1}, d_h)`` weights; ``X (n, d0)``; per matrix ``h``:
+    ``scales[h]``, ``back_scales[h] = scales[h] sqrt(c_σ/d_{h-1})``, ``factors[h]``,
+    ``masked[h]`` (mask ``W ≠ 0``); per hidden layer ``act_scales[h] = sqrt(c_σ/d_{h+1})``.
+    Writes ``nngp (C, n, n)``, ``output (C, n)`` and, ``with_backward``,
+    ``per_layer (C, L+1, n, n)``."""
+    C = nngp.shape[0]
+    L = len(W) - 1
+    n, d0 = X.shape
+    G = [X.reshape(1, n, d0)]
+    dphi = [X.reshape(1, n, d0)]  # dphi[h + 1]: σ' at layer h's pre-activations
+    for h in range(L):
+        w = W[h].shape[1]
+        F = np.empty((C, n, w))
+        forward(W[h], G[h], scales[h], F)
+        g = np.empty((C, n, w))
+        dp = np.empty((C, n, w))
+        activate(F, code, act_scales[h], g, dp)
+        G.append(g)
+        dphi.append(dp)
+    out = np.empty((C, n, 1))
+    forward(W[L], G[L], scales[L], out)
+    output[:] = out[:, :, 0]
+    if L == 0:  # the NNGP of depth 0 is the inputs' Gram matrix, the same for every draw
+        gram(G[0], nngp[:1])
+        for c in range(1, C):
+            nngp[c] = nngp[0]
+    else:
+        gram(G[L], nngp)
+    if not with_backward:
+        return
+    B = np.ones((C, n, 1))
+    for h in range(L, -1, -1):
+        if masked[h]:
+            masked_term(W[h], G[h], B, factors[h], per_layer, h)
+        else:
+            dense_term(G[h], B, factors[h], per_layer, h)
+        if h > 0:
+            back = np.empty((C, n, W[h].shape[2]))
+            backward(W[h], B, back_scales[h], dphi[h], back)
+            B = back

@@ -45,6 +45,9 @@ word's eight bytes are compared with ``t`` at once (SWAR) with table look-ups fo
 mask values and kept positions, byte by byte only for a word holding a tie. Whole
 batches run slower per entry (4–7 ns on one thread, varying with the machine's other
 load); :mod:`theory.batched` draws the segments on several threads.
+:func:`fill_groups` draws every stream of a chunk of groups in one call, so a thread
+drawing a chunk holds no GIL between its pieces; with ``M = None`` it writes no masks
+(a hard mask is then ``W ≠ 0``; the same words, the same weights; tested).
 The compile happens once per machine (a few seconds; ``cache=True``), later processes
 load it from the cache in well under a second.
 """
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -63,7 +67,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without numba
     raise ImportError("theory.batched needs numba (pip install numba): batched draws are "
                       "drawn by a compiled kernel, see theory/fastdraw.py") from exc
 
-__all__ = ["keep_thresholds", "sfc64_state", "fill_piece", "normals", "raw_words"]
+__all__ = ["keep_thresholds", "sfc64_state", "fill_piece", "fill_groups", "GroupPlan", "normals",
+           "raw_words"]
 
 _KI = np.ascontiguousarray(_zc.ki_double, dtype=np.uint64)
 _WI = np.ascontiguousarray(_zc.wi_double, dtype=np.float64)
@@ -235,9 +240,10 @@ def _fill(s, W, M, mode, t, T, F, idx, ki, wi, fi, mv, pos, cnt):
     word, low byte first; a tie with ``t`` draws one or two more words), collecting the
     kept positions in ``idx`` without a branch, then the normals of the kept entries in
     order; otherwise a normal for every entry (and ``M = 1`` for ``mode = 2``). The state
-    is kept in locals as in :func:`_normals_at`."""
+    is kept in locals as in :func:`_normals_at`. ``M = None`` (a separately compiled case)
+    writes no mask, which then is ``W ≠ 0``: the same words, the same ``W``."""
     if mode != 1:
-        if mode == 2:
+        if mode == 2 and M is not None:
             M[:] = 1.0
         _normals_at(s, W, None, 0, ki, wi, fi)
         return
@@ -266,7 +272,8 @@ def _fill(s, W, M, mode, t, T, F, idx, ki, wi, fi, mv, pos, cnt):
                 & _BYTES_HIGH
             km = np.intp(((lt >> _U7) * _GATHER) >> _U56)  # bit e = entry i + e kept
             for e in range(8):
-                M[i + e] = mv[km, e]
+                if M is not None:
+                    M[i + e] = mv[km, e]
                 idx[k + e] = i + pos[km, e]  # idx has 8 spare entries for the padding
             k += cnt[km]
             i += 8
@@ -280,7 +287,8 @@ def _fill(s, W, M, mode, t, T, F, idx, ki, wi, fi, mv, pos, cnt):
                 w = _next(s)
                 keep = w < T or (w == T and _next(s) < F)
                 a, b, c, d = s[0], s[1], s[2], s[3]
-            M[i] = np.float64(keep)
+            if M is not None:
+                M[i] = np.float64(keep)
             idx[k] = i
             k += np.intp(keep)
             i += 1
@@ -309,15 +317,89 @@ def _index_buffer(n: int) -> np.ndarray:
 def fill_piece(state: np.ndarray, W: np.ndarray, M: np.ndarray | None, mode: int, t: int,
                T: int, F: int) -> None:
     """Fill the contiguous float64 vectors ``W`` (normal weights, 0 where pruned) and
-    ``M`` (0/1 mask; ``None`` for ``mode = MODE_DENSE``) from the SFC64 ``state``
+    ``M`` (0/1 mask; ``None`` for ``mode = MODE_DENSE``, or to write no mask: it is
+    ``W ≠ 0``) from the SFC64 ``state``
     (advanced in place): for a masked piece first every entry's mask byte (eight per word,
     plus the tie words), then the normals of the kept entries in order; otherwise one
     normal per entry. ``(mode, t, T, F)`` come from :func:`keep_thresholds`."""
-    if mode == MODE_DENSE:
-        M = W[:0]
     idx = _index_buffer(W.size + 8 if mode == MODE_MASKED else 0)
     _fill(state, W, M, mode, np.uint64(t), np.uint64(T), np.uint64(F), idx, _KI, _WI, _FI,
           _MV, _POS, _CNT)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_groups(states, j0, seg_first, piece_h, piece_a, piece_b, group_entries, W, M,
+                 mode, t, T, F, idx, ki, wi, fi, mv, pos, cnt):
+    S = seg_first.size - 1
+    for jj in range(states.shape[0]):
+        j = j0 + jj
+        gl = j // S  # stream j of a chunk is segment s of its group gl
+        s = j - gl * S
+        st = states[jj]
+        for p in range(seg_first[s], seg_first[s + 1]):
+            h = piece_h[p]
+            lo = gl * group_entries[h] + piece_a[p]
+            hi = gl * group_entries[h] + piece_b[p]
+            if M is None:  # compiled separately: no mask written
+                _fill(st, W[h][lo:hi], None, mode[h], t[h], T[h], F[h], idx, ki, wi, fi,
+                      mv, pos, cnt)
+            else:
+                _fill(st, W[h][lo:hi], M[h][lo:hi], mode[h], t[h], T[h], F[h], idx, ki, wi,
+                      fi, mv, pos, cnt)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupPlan:
+    """The pieces of one drawing group, as arrays for :func:`fill_groups`: segment ``s``
+    holds pieces ``seg_first[s] … seg_first[s+1] - 1``, piece ``p`` being entries
+    ``piece_a[p] … piece_b[p] - 1`` of matrix ``piece_h[p]``'s part of the group, which
+    has ``group_entries[h]`` entries; ``(mode, t, T, F)`` per matrix
+    (:func:`keep_thresholds`)."""
+
+    seg_first: np.ndarray
+    piece_h: np.ndarray
+    piece_a: np.ndarray
+    piece_b: np.ndarray
+    group_entries: np.ndarray
+    mode: np.ndarray
+    t: np.ndarray
+    T: np.ndarray
+    F: np.ndarray
+
+    @functools.cached_property
+    def longest(self) -> int:
+        return int((self.piece_b - self.piece_a).max())
+
+    @classmethod
+    def of(cls, segments, group_entries, keep) -> "GroupPlan":
+        """From ``segments`` (per segment, its pieces ``(h, a, b)``), the entries of each
+        matrix in a group and each matrix's keep probability (``None``: unmasked)."""
+        pieces = [p for seg in segments for p in seg]
+        first = np.cumsum([0] + [len(seg) for seg in segments])
+        th = [keep_thresholds(q) if q is not None else (MODE_DENSE, 0, 0, 0) for q in keep]
+        return cls(seg_first=first.astype(np.intp),
+                   piece_h=np.array([p[0] for p in pieces], dtype=np.intp),
+                   piece_a=np.array([p[1] for p in pieces], dtype=np.intp),
+                   piece_b=np.array([p[2] for p in pieces], dtype=np.intp),
+                   group_entries=np.array(group_entries, dtype=np.intp),
+                   mode=np.array([x[0] for x in th], dtype=np.intp),
+                   t=np.array([x[1] for x in th], dtype=np.uint64),
+                   T=np.array([x[2] for x in th], dtype=np.uint64),
+                   F=np.array([x[3] for x in th], dtype=np.uint64))
+
+
+def fill_groups(states: np.ndarray, j0: int, plan: GroupPlan, W: tuple[np.ndarray, ...],
+                M: tuple[np.ndarray, ...] | None) -> None:
+    """Streams ``j0, j0 + 1, …`` of a chunk of groups (stream ``j`` = segment
+    ``j mod S`` of group ``⌊j / S⌋``), from the SFC64 states ``states`` (one row per
+    stream, advanced in place), each piece as :func:`fill_piece`. ``W[h]``, ``M[h]``: the
+    chunk's flat float64 weights and masks of matrix ``h`` (``M[h]`` of size 0 for an
+    unmasked matrix; ``M = None``: no masks written, they are ``W ≠ 0``). One compiled
+    call, the GIL released, for all the streams."""
+    idx = _index_buffer(plan.longest + 8)
+    _fill_groups(states, j0, plan.seg_first, plan.piece_h, plan.piece_a, plan.piece_b,
+                 plan.group_entries, W, M, plan.mode, plan.t, plan.T, plan.F, idx,
+                 _KI, _WI, _FI, _MV, _POS, _CNT)
 
 
 def normals(state: np.ndarray, n: int) -> np.ndarray:
