@@ -17,11 +17,14 @@ The two implementations timed (JACOBIAN_CONTRACTION, NTK_VECTOR_PRODUCTS) run NT
 code unmodified, and their result is checked against ours (column ``max rel diff``).
 
 Run: ``python benchmarks/bench_batched.py [--threads 1] [--clock wall|cpu] [--repeats 3]
-[--draws 2000] [--quick]``
+[--min-time 0.2] [--draws 2000] [--quick]``
 
 What is compared (all float64, ``jax_enable_x64``; every time is the best over
 ``--repeats`` *interleaved* rounds — ours and the baselines one after the other in each
-round, so a change of the machine's load hits them alike — after a warm-up; JAX and NT
+round, so a change of the machine's load hits them alike — after a warm-up; in (a) each
+round times a block of calls in a row lasting at least ``--min-time`` (0.2 s) for every
+contender, since a lone call of a few ms right after the settle pause measured slower per
+draw than calls in a row; JAX and NT
 compile time is excluded by a first call per shape; ``--clock cpu`` measures the CPU time
 of the whole process instead of wall time, which other jobs on a shared machine do not
 inflate):
@@ -53,6 +56,7 @@ Goals (issue 9): (a) ours ≥ 5x faster per draw (the script states under which 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -267,17 +271,28 @@ def jax_end_to_end(jax, alphas, c_sigma, widths, dims, qs):
     return run
 
 
-def interleaved_best(fns: dict, rounds: int) -> dict:
+def autorange(fn, min_time: float) -> int:
+    """Calls of ``fn`` per timed block so that a block lasts at least ``min_time`` seconds
+    (from one timed call, which also warms up)."""
+    t0 = CLOCK()
+    fn()
+    return max(1, math.ceil(min_time / max(CLOCK() - t0, 1e-9)))
+
+
+def interleaved_best(fns: dict, rounds: int, reps: dict | None = None) -> dict:
     """Best wall time of each ``fns[name]()`` over ``rounds`` rounds, the functions run
     one after the other within a round (so a change of the machine's load affects all of
-    them alike); returns ``{name: (seconds, last result)}``."""
+    them alike); a block of ``reps[name]`` consecutive calls (default 1) is timed and
+    divided by it; returns ``{name: (seconds per call, last result)}``."""
     best = {k: (float("inf"), None) for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
+            r = (reps or {}).get(k, 1)
             time.sleep(SETTLE)
             t0 = CLOCK()
-            out = fn()
-            dt = CLOCK() - t0
+            for _ in range(r):
+                out = fn()
+            dt = (CLOCK() - t0) / r
             best[k] = (min(best[k][0], dt), out)
     return best
 
@@ -289,7 +304,8 @@ def part_a(args, jax):
     cs = float(arch.act.c_sigma(NUMPY))
     alphas = [float(arch.alpha_of(h)) for h in range(arch.n_matrices)]
     print(f"\n(a) depth 3, ReLU, n = {n} inputs of dim {d0}, p = {args.p} (all matrices, hard "
-          f"masks), {K} draws; per-draw {args.clock} time, best of {args.repeats} interleaved rounds")
+          f"masks), {K} draws; per-draw {args.clock} time, best of {args.repeats} interleaved "
+          f"rounds, each timing calls in a row for >= {args.min_time:g} s")
     head = (f"{'width':>6} {'loop us':>8} {'ours us':>8} {'draw us':>8} {'contr us':>8} "
             f"{'JAXown us':>9} {'JAXgiven us':>11} {'(i)':>6} {'(ii)':>6} {'(iii)':>6} "
             f"{'max rel diff':>12}")
@@ -322,7 +338,11 @@ def part_a(args, jax):
                 e2e(kc, Xj).block_until_ready()
             fns["jax_given"] = lambda: [fn(Ws, Ms, Xj).block_until_ready() for Ws, Ms in chunks]
             fns["jax_own"] = lambda: [e2e(kc, Xj).block_until_ready() for kc in key_chunks]
-        res = interleaved_best(fns, args.repeats)
+        # a timed block lasts >= --min-time for every contender: a single 30 ms call
+        # right after the 0.2 s settle pause ran up to 1.5x slower per draw than calls
+        # in a row (measured at width 32), which penalised the shortest calls, ours
+        reps = {k: autorange(fn, args.min_time) for k, fn in fns.items() if k != "split"}
+        res = interleaved_best(fns, args.repeats, reps)
         t_ours, ours = res["ours"]
         # the split's draw and contraction parts: best of each over the rounds
         t_draw, t_con = SPLIT_BEST.pop((w, K))
@@ -469,6 +489,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--repeats-large", type=int, default=3)
+    ap.add_argument("--min-time", type=float, default=0.2,
+                    help="(a): each timed block repeats a call until it lasts this long (s)")
     ap.add_argument("--pairs", type=int, default=15,
                     help="paired draw/contraction rounds per large width (0: skip)")
     ap.add_argument("--draws", type=int, default=2000)
