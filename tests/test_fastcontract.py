@@ -100,5 +100,8 @@ def test_masked_term_reads_the_mask_as_nonzero_weights():
     FC.dense_term(G, Bs, 1.5, dense, 0)
     assert np.array_equal(via_w, via_m)
     ref = 1.5 * np.einsum("cik,cai,cbi,cak,cbk->cab", M, Bs, Bs, G, G)
-    assert np.allclose(via_w[:, 0], ref, rtol=1e-13, atol=0)
+    # deterministic: the same 96-term float64 sums in another order, so rounding only
+    # (relative to the largest term, as the other compiled-path tests; an entry may be
+    # small by cancellation)
+    assert np.abs(via_w[:, 0] - ref).max() <= 1e-13 * np.abs(ref).max()
     assert not np.allclose(via_w, dense, rtol=1e-3)
